@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/sqlite"
+)
+
+// shutdownGrace bounds how long in-flight requests may take after SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbURL := newFlags("serve", getenv)
+	addr := fs.String("addr", envOr(getenv, "ROSTER_ADDR", ":8080"), "listen address")
+	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
+	hashers := fs.Int("hash-concurrency", runtime.NumCPU(), "password hashes computed at once (19 MiB each)")
+	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if v := getenv("ROSTER_HASH_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return usagef("ROSTER_HASH_CONCURRENCY must be a positive integer")
+		}
+		*hashers = n
+	}
+	if *hashers < 1 {
+		return usagef("--hash-concurrency must be at least 1")
+	}
+	var handler slog.Handler
+	switch *logFormat {
+	case "json":
+		handler = slog.NewJSONHandler(stderr, nil)
+	case "text":
+		handler = slog.NewTextHandler(stderr, nil)
+	default:
+		return usagef("--log-format must be json or text")
+	}
+	log := slog.New(handler)
+
+	db, err := openStore(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hasher := password.NewHasher(*hashers)
+	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return usagef("listen on %s: %v", *addr, err)
+	}
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl})
+	srv := httpapi.NewHTTPServer(*addr, api, log)
+	log.Info("roster listening", "addr", ln.Addr().String(), "db", *dbURL)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		log.Warn("shutdown deadline passed; connections closed", "error", err.Error())
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin creates the admin "admin" on first start (no users yet)
+// with ROSTER_ADMIN_PASSWORD or a random password, printed once.
+func bootstrapAdmin(ctx context.Context, db *sqlite.DB, hasher *password.Hasher, getenv func(string) string, stdout io.Writer) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw := getenv("ROSTER_ADMIN_PASSWORD")
+	if pw == "" {
+		b := make([]byte, 18)
+		_, _ = rand.Read(b)
+		pw = base64.RawURLEncoding.EncodeToString(b)
+	} else if msg := roster.ValidatePassword(pw); msg != "" {
+		return usagef("ROSTER_ADMIN_PASSWORD: %s", msg)
+	}
+	hash, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u := &roster.User{Username: "admin", Email: "admin@roster.invalid", IsActive: true, IsAdmin: true, Timezone: "UTC", Locale: "en"}
+	if err := db.CreateUser(ctx, 0, u, hash); err != nil {
+		return fmt.Errorf("create admin: %w", err)
+	}
+	fmt.Fprintf(stdout, "Created the admin user \"admin\" with password: %s\n", pw)
+	return nil
+}

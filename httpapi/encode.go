@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// MaxBodySize is the largest request body accepted.
+const MaxBodySize = 1 << 20
+
+func asError(err error) (*roster.Error, bool) {
+	var e *roster.Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+func jsonEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	return jsonEncode(w, v)
+}
+
+// marshal encodes v as it would be sent, for ETags.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	_ = jsonEncode(&b, v)
+	return b.Bytes()
+}
+
+// body is a decoded JSON object whose fields are taken one by one, so that
+// unknown fields, wrong types and missing fields are all reported by name.
+type body struct {
+	raw    map[string]json.RawMessage
+	errors roster.FieldErrors
+}
+
+// decodeBody reads a JSON object of at most MaxBodySize bytes. allowed
+// names the fields a handler reads; ignored names read-only fields that
+// clients may echo back. Anything else is a 400 naming it.
+func decodeBody(w http.ResponseWriter, r *http.Request, allowed, ignored []string) (*body, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil, roster.Errorf(roster.EUNSUPPORTED, "Unsupported media type; send application/json.")
+	}
+	if r.ContentLength > MaxBodySize {
+		return nil, roster.Errorf(roster.ETOOLARGE, "The request body exceeds %d bytes.", MaxBodySize)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, roster.Errorf(roster.ETOOLARGE, "The request body exceeds %d bytes.", MaxBodySize)
+		}
+		return nil, roster.Errorf(roster.EINVALID, "The request body could not be read.")
+	}
+	b := &body{errors: roster.FieldErrors{}}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&b.raw); err != nil || b.raw == nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) || (err == nil && b.raw == nil) {
+			return nil, roster.Errorf(roster.EINVALID, "The request body must be a JSON object.")
+		}
+		return nil, roster.Errorf(roster.EINVALID, "The request body is not valid JSON.")
+	}
+	if dec.More() {
+		return nil, roster.Errorf(roster.EINVALID, "The request body must hold exactly one JSON object.")
+	}
+	known := map[string]bool{}
+	for _, f := range allowed {
+		known[f] = true
+	}
+	for _, f := range ignored {
+		delete(b.raw, f)
+	}
+	var unknown []string
+	for k := range b.raw {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		fe := roster.FieldErrors{}
+		for _, k := range unknown {
+			fe.Add(k, "Unknown field.")
+		}
+		return nil, &roster.Error{Code: roster.EINVALID, Message: "Unknown field(s): " + strings.Join(unknown, ", ") + ".", Fields: fe}
+	}
+	return b, nil
+}
+
+func (b *body) has(name string) bool { _, ok := b.raw[name]; return ok }
+
+// require records "This field is required." for each missing name.
+func (b *body) require(names ...string) {
+	for _, n := range names {
+		if !b.has(n) {
+			b.errors.Add(n, roster.MsgRequired)
+		}
+	}
+}
+
+// str returns the string field name, or nil when absent or invalid.
+func (b *body) str(name string) *string {
+	raw, ok := b.raw[name]
+	if !ok {
+		return nil
+	}
+	if string(raw) == "null" {
+		b.errors.Add(name, roster.MsgNull)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		b.errors.Add(name, "Not a valid string.")
+		return nil
+	}
+	return &s
+}
+
+// boolean returns the boolean field name, or nil when absent or invalid.
+func (b *body) boolean(name string) *bool {
+	raw, ok := b.raw[name]
+	if !ok {
+		return nil
+	}
+	if string(raw) == "null" {
+		b.errors.Add(name, roster.MsgNull)
+		return nil
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		b.errors.Add(name, "Must be a valid boolean.")
+		return nil
+	}
+	return &v
+}
+
+// integer returns the integer field name, or nil when absent or invalid.
+func (b *body) integer(name string) *int64 {
+	raw, ok := b.raw[name]
+	if !ok {
+		return nil
+	}
+	if string(raw) == "null" {
+		b.errors.Add(name, roster.MsgNull)
+		return nil
+	}
+	var v int64
+	if err := json.Unmarshal(raw, &v); err != nil {
+		b.errors.Add(name, "A valid integer is required.")
+		return nil
+	}
+	return &v
+}
+
+// err returns the collected field errors.
+func (b *body) err() error { return b.errors.Err() }
+
+// parseID reads a positive integer path value; anything else is a 404.
+func parseID(r *http.Request, name string) (int64, error) {
+	s := r.PathValue(name)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 || strings.HasPrefix(s, "+") {
+		return 0, roster.Errorf(roster.ENOTFOUND, "Not found.")
+	}
+	return id, nil
+}
+
+// apiTime formats times as the contract does: RFC 3339, UTC, microseconds.
+type apiTime time.Time
+
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func (t apiTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(timeLayout) + `"`), nil
+}
+
+func optTime(t *time.Time) *apiTime {
+	if t == nil {
+		return nil
+	}
+	v := apiTime(*t)
+	return &v
+}
+
+func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d)
+}
