@@ -44,6 +44,7 @@ type Server struct {
 	now      func() time.Time
 	tokenTTL time.Duration
 	handler  http.Handler
+	patterns []string
 }
 
 // NewServer returns the API as an http.Handler.

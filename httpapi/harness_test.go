@@ -1,0 +1,163 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/sqlite"
+)
+
+// env is one test's Roster: a real HTTP server on a fresh SQLite file.
+type env struct {
+	t      *testing.T
+	db     *sqlite.DB
+	srv    *httptest.Server
+	URL    string
+	hasher *password.Hasher
+
+	Admin      *roster.User
+	AdminToken string
+}
+
+// newEnv starts a server on a new database with one admin ("admin",
+// password "adminpass") and returns it; everything closes with the test.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, hasher: password.NewHasher(2)}
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: e.hasher})
+	e.srv = httptest.NewServer(api)
+	e.URL = e.srv.URL
+	t.Cleanup(func() {
+		e.srv.Close()
+		db.Close()
+	})
+	e.Admin = e.createUser("admin", true, "adminpass")
+	e.AdminToken = e.token(e.Admin)
+	return e
+}
+
+// createUser stores a user directly (with a password when pw != "").
+func (e *env) createUser(username string, admin bool, pw string) *roster.User {
+	e.t.Helper()
+	hash := ""
+	if pw != "" {
+		var err error
+		if hash, err = e.hasher.Hash(context.Background(), pw); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	u := &roster.User{Username: username, Email: strings.ToLower(username) + "@example.com", IsActive: true, IsAdmin: admin,
+		Timezone: "UTC", Locale: "en"}
+	if err := e.db.CreateUser(context.Background(), 0, u, hash); err != nil {
+		e.t.Fatalf("create user %s: %v", username, err)
+	}
+	return u
+}
+
+// token makes a bearer token for u without going through login.
+func (e *env) token(u *roster.User) string {
+	e.t.Helper()
+	secret, hash := roster.NewTokenSecret()
+	if err := e.db.CreateToken(context.Background(), &roster.Token{UserID: u.ID, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// resp is a finished HTTP exchange.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value.
+func (r *resp) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, r.Body)
+	}
+	return v
+}
+
+// do sends a request. body may be nil, a string (sent as is) or a value
+// (JSON-encoded); headers are key, value pairs.
+func (e *env) do(method, path, token string, body any, headers ...string) *resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &resp{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// expect fails the test unless r has the status; problem bodies are checked
+// for their RFC 9457 shape.
+func (r *resp) expect(t *testing.T, status int) *resp {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	if status >= 400 {
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("error Content-Type = %q, want application/problem+json", ct)
+		}
+		p := r.JSON(t)
+		if p["type"] != "about:blank" || p["status"] != float64(status) || p["title"] != http.StatusText(status) || p["detail"] == "" {
+			t.Fatalf("bad problem body: %s", r.Body)
+		}
+	}
+	return r
+}
