@@ -1,7 +1,9 @@
 package roster
 
 import (
+	"context"
 	"encoding/json"
+	"strings"
 	"regexp"
 	"time"
 )
@@ -50,4 +52,61 @@ var verbPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 // ValidVerb reports whether v is a well-formed verb.
 func ValidVerb(v string) bool {
 	return len(v) <= MaxVerbLen && verbPattern.MatchString(v)
+}
+
+// ActivityFilter selects activities. Viewer is always set: the store applies
+// the visibility rule of the contract to it in SQL.
+type ActivityFilter struct {
+	Viewer      *User
+	ActorID     *int64
+	WorkspaceID *int64
+	Verb        string // exact verb, or a prefix ending in ".*"
+	Since       *time.Time
+	Until       *time.Time
+	Before      int64 // only ids below it (0: no bound)
+	After       int64 // only ids above it (0: no bound)
+	UpTo        int64 // only ids up to and including it (0: no bound)
+	Ascending   bool  // oldest first (stream replay); default newest first
+	Page
+}
+
+// ActiveWorkspaceFilter selects the workspaces a user acted in recently.
+type ActiveWorkspaceFilter struct {
+	Viewer  *User
+	ActorID int64
+	Since   time.Time
+	Page
+}
+
+// ActivityService stores activities and answers feeds. Every read applies
+// the visibility rule: a viewer sees an activity if it is an admin, is the
+// actor, or has access to the activity's workspace.
+type ActivityService interface {
+	// CreateActivity stores a (ID and Published are set by the store).
+	CreateActivity(ctx context.Context, a *Activity) error
+	FindActivities(ctx context.Context, f ActivityFilter) ([]*Activity, error)
+	CountActivities(ctx context.Context, f ActivityFilter) (int, error)
+	FindActiveWorkspaces(ctx context.Context, f ActiveWorkspaceFilter) ([]*ActiveWorkspace, int, error)
+	// LastActivityID is the id of the newest committed activity.
+	LastActivityID(ctx context.Context) (int64, error)
+}
+
+// VerbMatches reports whether verb passes a verb filter (exact, or a prefix
+// ending in ".*").
+func VerbMatches(filter, verb string) bool {
+	if filter == "" {
+		return true
+	}
+	if p, ok := strings.CutSuffix(filter, ".*"); ok {
+		return strings.HasPrefix(verb, p+".")
+	}
+	return verb == filter
+}
+
+// ValidVerbFilter reports whether f is an exact verb or a verb prefix ".*".
+func ValidVerbFilter(f string) bool {
+	if p, ok := strings.CutSuffix(f, ".*"); ok {
+		return ValidVerb(p)
+	}
+	return ValidVerb(f)
 }

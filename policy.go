@@ -41,3 +41,27 @@ func CanUpdateUser(viewer, target *User, upd UserUpdate) error {
 func NeedsCurrentPassword(viewer, target *User) bool {
 	return viewer.ID == target.ID
 }
+
+// CanReadWorkspace allows admins and anyone with a role in the workspace.
+func CanReadWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role > NoRole }
+
+// CanManageWorkspace allows admins and the workspace's admins to change it
+// and its grants.
+func CanManageWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role >= RoleAdmin }
+
+// CanPostActivity decides whether viewer may post as actor into a workspace
+// (workspaceRole is the actor's role there, ignored when workspace is unset):
+// only admins act for others; an admin's actor still needs access (EINVALID),
+// while a user without access is forbidden.
+func CanPostActivity(viewer *User, actorID int64, hasWorkspace bool, actorRole Role) error {
+	if actorID != viewer.ID && !viewer.IsAdmin {
+		return &Error{Code: EFORBIDDEN, Message: "Only an admin may record activities for another user."}
+	}
+	if !hasWorkspace || actorRole > NoRole || (actorID == viewer.ID && viewer.IsAdmin) {
+		return nil
+	}
+	if actorID != viewer.ID {
+		return FieldError(EINVALID, "workspace", "The actor has no access to this workspace.")
+	}
+	return &Error{Code: EFORBIDDEN, Message: "You do not have access to this workspace."}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/stream"
 )
 
 // env is one test's Roster: a real HTTP server on a fresh SQLite file.
@@ -25,6 +26,7 @@ type env struct {
 	srv    *httptest.Server
 	URL    string
 	hasher *password.Hasher
+	broker *stream.Broker
 
 	Admin      *roster.User
 	AdminToken string
@@ -33,6 +35,14 @@ type env struct {
 // newEnv starts a server on a new database with one admin ("admin",
 // password "adminpass") and returns it; everything closes with the test.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, httpapi.Config{})
+}
+
+// newEnvWith is newEnv with extra server settings (a Logger, for one). The
+// store, hasher and clock are filled in: the server reads the time from
+// e.db.Now, so moving that one clock moves token expiry and login lockouts.
+func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
@@ -43,10 +53,33 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, db: db, hasher: password.NewHasher(2)}
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: e.hasher})
+	if cfg.Broker == nil {
+		cfg.Broker = stream.NewBroker(db, stream.Options{})
+	}
+	e.broker = cfg.Broker
+	if err := e.broker.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.OnPublish = func(int64) { e.broker.Notify() }
+	brokerCtx, stopBroker := context.WithCancel(ctx)
+	brokerDone := make(chan struct{})
+	go func() {
+		defer close(brokerDone)
+		_ = e.broker.Run(brokerCtx)
+	}()
+	t.Cleanup(func() {
+		stopBroker()
+		<-brokerDone
+	})
+	cfg.Store, cfg.Hasher = db, e.hasher
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return db.Now() }
+	}
+	api := httpapi.NewServer(cfg)
 	e.srv = httptest.NewServer(api)
 	e.URL = e.srv.URL
 	t.Cleanup(func() {
+		e.broker.Close() // ends open streams, which would hold srv.Close
 		e.srv.Close()
 		db.Close()
 	})

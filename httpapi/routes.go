@@ -30,6 +30,34 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("PUT /api/v3/users/{id}", s.authed(s.handleUserPut))
 	handle("PATCH /api/v3/users/{id}", s.authed(s.handleUserPatch))
 	handle("DELETE /api/v3/users/{id}", s.authed(s.handleUserDelete))
+	handle("GET /api/v3/users/{id}/activeworkspaces", s.authed(s.handleUserActiveWorkspaces))
+	handle("GET /api/v3/users/{id}/activities", s.authed(s.handleUserActivities))
+	handle("GET /api/v3/users/{id}/activities/count", s.authed(s.handleUserActivityCount))
+	handle("GET /api/v3/users/{id}/stream", s.authedWith(streamToken, s.handleUserStream))
+
+	handle("GET /api/v3/workspaces", s.authed(s.handleWorkspaceList))
+	handle("POST /api/v3/workspaces", s.authed(s.handleWorkspaceCreate))
+	handle("GET /api/v3/workspaces/{id}", s.authed(s.handleWorkspaceGet))
+	handle("PATCH /api/v3/workspaces/{id}", s.authed(s.handleWorkspacePatch))
+	handle("DELETE /api/v3/workspaces/{id}", s.authed(s.handleWorkspaceDelete))
+	handle("GET /api/v3/workspaces/{id}/permissions", s.authed(s.handleGrantList))
+	handle("PUT /api/v3/workspaces/{id}/permissions/users/{userId}", s.authed(s.handleGrantPut("user", "userId")))
+	handle("DELETE /api/v3/workspaces/{id}/permissions/users/{userId}", s.authed(s.handleGrantDelete("user", "userId")))
+	handle("PUT /api/v3/workspaces/{id}/permissions/groups/{groupId}", s.authed(s.handleGrantPut("group", "groupId")))
+	handle("DELETE /api/v3/workspaces/{id}/permissions/groups/{groupId}", s.authed(s.handleGrantDelete("group", "groupId")))
+	handle("GET /api/v3/workspaces/{id}/members", s.authed(s.handleWorkspaceMembers))
+	handle("GET /api/v3/workspaces/{id}/activities", s.authed(s.handleWorkspaceActivities))
+
+	handle("GET /api/v3/groups", s.authed(s.handleGroupList))
+	handle("POST /api/v3/groups", s.authed(s.handleGroupCreate))
+	handle("GET /api/v3/groups/{id}", s.authed(s.handleGroupGet))
+	handle("PATCH /api/v3/groups/{id}", s.authed(s.handleGroupPatch))
+	handle("DELETE /api/v3/groups/{id}", s.authed(s.handleGroupDelete))
+	handle("GET /api/v3/groups/{id}/members", s.authed(s.handleGroupMembers))
+	handle("PUT /api/v3/groups/{id}/members/{userId}", s.authed(s.handleGroupMemberPut))
+	handle("DELETE /api/v3/groups/{id}/members/{userId}", s.authed(s.handleGroupMemberDelete))
+
+	handle("POST /api/v3/activities", s.authed(s.handleActivityCreate))
 }
 
 // Routes lists the patterns of every registered route ("METHOD /path"), so

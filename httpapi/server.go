@@ -12,12 +12,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/stream"
 )
 
 // Store is what the API needs from a database.
 type Store interface {
 	roster.UserService
 	roster.AuthService
+	roster.WorkspaceService
+	roster.GroupService
+	roster.ActivityService
 	Ping(ctx context.Context) error
 }
 
@@ -32,6 +36,10 @@ type Config struct {
 	Now func() time.Time
 	// TokenTTL is the life of tokens made by login (default 720h).
 	TokenTTL time.Duration
+	// Broker feeds activity streams; nil disables the stream route (503).
+	Broker *stream.Broker
+	// Heartbeat is the interval of ": ping" comments on streams (default 15s).
+	Heartbeat time.Duration
 }
 
 // Server is the HTTP API.
@@ -43,13 +51,19 @@ type Server struct {
 	metrics  *metrics
 	now      func() time.Time
 	tokenTTL time.Duration
-	handler  http.Handler
-	patterns []string
+	handler   http.Handler
+	patterns  []string
+	broker    *stream.Broker
+	heartbeat time.Duration
 }
 
 // NewServer returns the API as an http.Handler.
 func NewServer(cfg Config) *Server {
-	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, now: cfg.Now, tokenTTL: cfg.TokenTTL}
+	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, now: cfg.Now, tokenTTL: cfg.TokenTTL,
+		broker: cfg.Broker, heartbeat: cfg.Heartbeat}
+	if s.heartbeat <= 0 {
+		s.heartbeat = 15 * time.Second
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/stream"
 )
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
 	hashers := fs.Int("hash-concurrency", runtime.NumCPU(), "password hashes computed at once (19 MiB each)")
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
+	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,7 +69,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usagef("listen on %s: %v", *addr, err)
 	}
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl})
+	broker := stream.NewBroker(db, stream.Options{MaxPerUser: *maxStreams, Logger: log})
+	if err := broker.Init(ctx); err != nil {
+		return fmt.Errorf("stream broker: %w", err)
+	}
+	db.OnPublish = func(int64) { broker.Notify() }
+	brokerCtx, stopBroker := context.WithCancel(context.Background())
+	brokerDone := make(chan error, 1)
+	go func() { brokerDone <- broker.Run(brokerCtx) }()
+	defer func() {
+		stopBroker()
+		<-brokerDone
+	}()
+
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker})
 	srv := httpapi.NewHTTPServer(*addr, api, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", *dbURL)
 
@@ -79,6 +94,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	broker.Close() // ends every stream, so Shutdown only waits for ordinary requests
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

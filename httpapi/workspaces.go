@@ -1,0 +1,427 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/rosterhq/roster"
+)
+
+type workspaceJSON struct {
+	ID        int64   `json:"id"`
+	Name      string  `json:"name"`
+	Slug      string  `json:"slug"`
+	CreatedAt apiTime `json:"createdAt"`
+}
+
+func workspaceOut(w *roster.Workspace) workspaceJSON {
+	return workspaceJSON{ID: w.ID, Name: w.Name, Slug: w.Slug, CreatedAt: apiTime(w.CreatedAt)}
+}
+
+type subjectJSON struct {
+	Type string `json:"type"`
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+type grantJSON struct {
+	Subject subjectJSON `json:"subject"`
+	Role    string      `json:"role"`
+}
+
+func grantOut(g *roster.Grant) grantJSON {
+	return grantJSON{Subject: subjectJSON{Type: g.Subject.Type, ID: g.Subject.ID, Name: g.Subject.Name}, Role: g.Role.String()}
+}
+
+type memberJSON struct {
+	userSummary
+	Role string   `json:"role"`
+	Via  []string `json:"via"`
+}
+
+var errWorkspaceNotFound = roster.Errorf(roster.ENOTFOUND, "Workspace not found.")
+
+// workspaceAccess loads the workspace of the path and the viewer's role in
+// it. A workspace the viewer cannot read is reported as absent.
+func (s *Server) workspaceAccess(r *http.Request) (*roster.Workspace, roster.Role, error) {
+	id, err := parseID(r, "id")
+	if err != nil {
+		return nil, 0, err
+	}
+	me := viewer(r)
+	role, err := s.store.WorkspaceRole(r.Context(), me.ID, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !roster.CanReadWorkspace(me, role) {
+		return nil, 0, errWorkspaceNotFound
+	}
+	w, err := s.store.FindWorkspaceByID(r.Context(), id)
+	return w, role, err
+}
+
+// manageableWorkspace is workspaceAccess for changes: 403 for readers who
+// are not workspace admins.
+func (s *Server) manageableWorkspace(r *http.Request) (*roster.Workspace, error) {
+	w, role, err := s.workspaceAccess(r)
+	if err != nil {
+		return nil, err
+	}
+	if !roster.CanManageWorkspace(viewer(r), role) {
+		return nil, roster.ErrForbidden()
+	}
+	return w, nil
+}
+
+func (s *Server) handleWorkspaceList(w http.ResponseWriter, r *http.Request) error {
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.FindWorkspaces(r.Context(), viewer(r), p.page())
+	if err != nil {
+		return err
+	}
+	out := make([]workspaceJSON, len(list))
+	for i, ws := range list {
+		out[i] = workspaceOut(ws)
+	}
+	return writePage(w, r, p, total, out)
+}
+
+// writePage answers with one page of a list.
+func writePage[T any](w http.ResponseWriter, r *http.Request, p pageParams, total int, results []T) error {
+	body, err := paginate(r, p, total, results)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, body)
+}
+
+// readWorkspaceFields reads name and slug of a workspace body.
+func readWorkspaceFields(b *body) roster.WorkspaceUpdate {
+	upd := roster.WorkspaceUpdate{Name: b.str("name"), Slug: b.str("slug")}
+	if upd.Name != nil {
+		if err := roster.ValidateName("name", *upd.Name); err != nil {
+			b.addFieldErrors(err)
+		}
+	}
+	if upd.Slug != nil && !roster.ValidSlug(*upd.Slug) {
+		b.errors.Add("slug", "Enter a valid slug: lower-case letters, digits and single hyphens, at most 64 characters.")
+	}
+	return upd
+}
+
+func (s *Server) handleWorkspaceCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := roster.RequireAdmin(viewer(r)); err != nil {
+		return err
+	}
+	b, err := decodeBody(w, r, []string{"name", "slug"}, []string{"id", "createdAt"})
+	if err != nil {
+		return err
+	}
+	b.require("name")
+	upd := readWorkspaceFields(b)
+	if err := b.err(); err != nil {
+		return err
+	}
+	ws := &roster.Workspace{Name: *upd.Name}
+	if upd.Slug != nil {
+		ws.Slug = *upd.Slug
+	}
+	if err := s.store.CreateWorkspace(r.Context(), viewer(r).ID, ws); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v3/workspaces/"+strconv.FormatInt(ws.ID, 10))
+	return encode(w, http.StatusCreated, workspaceOut(ws))
+}
+
+func (s *Server) handleWorkspaceGet(w http.ResponseWriter, r *http.Request) error {
+	ws, _, err := s.workspaceAccess(r)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, workspaceOut(ws))
+}
+
+func (s *Server) handleWorkspacePatch(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.manageableWorkspace(r)
+	if err != nil {
+		return err
+	}
+	b, err := decodeBody(w, r, []string{"name", "slug"}, []string{"id", "createdAt"})
+	if err != nil {
+		return err
+	}
+	upd := readWorkspaceFields(b)
+	if err := b.err(); err != nil {
+		return err
+	}
+	ws, err = s.store.UpdateWorkspace(r.Context(), viewer(r).ID, ws.ID, upd)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, workspaceOut(ws))
+}
+
+func (s *Server) handleWorkspaceDelete(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.manageableWorkspace(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteWorkspace(r.Context(), viewer(r).ID, ws.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleGrantList(w http.ResponseWriter, r *http.Request) error {
+	ws, _, err := s.workspaceAccess(r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.FindGrants(r.Context(), ws.ID, p.page())
+	if err != nil {
+		return err
+	}
+	out := make([]grantJSON, len(list))
+	for i, g := range list {
+		out[i] = grantOut(g)
+	}
+	return writePage(w, r, p, total, out)
+}
+
+func (s *Server) handleGrantPut(kind, param string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ws, err := s.manageableWorkspace(r)
+		if err != nil {
+			return err
+		}
+		sid, err := parseID(r, param)
+		if err != nil {
+			return err
+		}
+		b, err := decodeBody(w, r, []string{"role"}, []string{"subject"})
+		if err != nil {
+			return err
+		}
+		b.require("role")
+		name := b.str("role")
+		if err := b.err(); err != nil {
+			return err
+		}
+		role, ok := roster.ParseRole(*name)
+		if !ok {
+			return roster.FieldError(roster.EINVALID, "role", "Must be one of: viewer, member, admin.")
+		}
+		g := &roster.Grant{Subject: roster.Subject{Type: kind, ID: sid}, Role: role}
+		if err := s.store.SetGrant(r.Context(), viewer(r).ID, ws.ID, g); err != nil {
+			return err
+		}
+		return encode(w, http.StatusOK, grantOut(g))
+	}
+}
+
+func (s *Server) handleGrantDelete(kind, param string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ws, err := s.manageableWorkspace(r)
+		if err != nil {
+			return err
+		}
+		sid, err := parseID(r, param)
+		if err != nil {
+			return err
+		}
+		if err := s.store.DeleteGrant(r.Context(), viewer(r).ID, ws.ID, roster.Subject{Type: kind, ID: sid}); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *Server) handleWorkspaceMembers(w http.ResponseWriter, r *http.Request) error {
+	ws, _, err := s.workspaceAccess(r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.FindMembers(r.Context(), ws.ID, p.page())
+	if err != nil {
+		return err
+	}
+	out := make([]memberJSON, len(list))
+	for i, m := range list {
+		out[i] = memberJSON{userSummary: summary(m.User), Role: m.Role.String(), Via: m.Via}
+	}
+	return writePage(w, r, p, total, out)
+}
+
+type groupJSON struct {
+	ID          int64  `json:"id"`
+	Name        string `json:"name"`
+	MemberCount int    `json:"memberCount"`
+}
+
+func groupOut(g *roster.Group) groupJSON {
+	return groupJSON{ID: g.ID, Name: g.Name, MemberCount: g.MemberCount}
+}
+
+func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) error {
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.FindGroups(r.Context(), p.page())
+	if err != nil {
+		return err
+	}
+	out := make([]groupJSON, len(list))
+	for i, g := range list {
+		out[i] = groupOut(g)
+	}
+	return writePage(w, r, p, total, out)
+}
+
+// readGroupName decodes a group body: name is required.
+func readGroupName(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := decodeBody(w, r, []string{"name"}, []string{"id", "memberCount"})
+	if err != nil {
+		return "", err
+	}
+	b.require("name")
+	name := b.str("name")
+	if name != nil {
+		if err := roster.ValidateName("name", *name); err != nil {
+			b.addFieldErrors(err)
+		}
+	}
+	if err := b.err(); err != nil {
+		return "", err
+	}
+	return *name, nil
+}
+
+func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := roster.RequireAdmin(viewer(r)); err != nil {
+		return err
+	}
+	name, err := readGroupName(w, r)
+	if err != nil {
+		return err
+	}
+	g := &roster.Group{Name: name}
+	if err := s.store.CreateGroup(r.Context(), viewer(r).ID, g); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v3/groups/"+strconv.FormatInt(g.ID, 10))
+	return encode(w, http.StatusCreated, groupOut(g))
+}
+
+func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r, "id")
+	if err != nil {
+		return err
+	}
+	g, err := s.store.FindGroupByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, groupOut(g))
+}
+
+func (s *Server) handleGroupPatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := roster.RequireAdmin(viewer(r)); err != nil {
+		return err
+	}
+	name, err := readGroupName(w, r)
+	if err != nil {
+		return err
+	}
+	g, err := s.store.UpdateGroup(r.Context(), viewer(r).ID, id, name)
+	if err != nil {
+		return err
+	}
+	return encode(w, http.StatusOK, groupOut(g))
+}
+
+func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := roster.RequireAdmin(viewer(r)); err != nil {
+		return err
+	}
+	if err := s.store.DeleteGroup(r.Context(), viewer(r).ID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleGroupMembers(w http.ResponseWriter, r *http.Request) error {
+	id, err := parseID(r, "id")
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	users, total, err := s.store.FindGroupMembers(r.Context(), id, p.page())
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, p, total, summaries(users))
+}
+
+// groupMember parses the group and user ids of a membership path and
+// requires an admin.
+func groupMember(r *http.Request) (int64, int64, error) {
+	gid, err := parseID(r, "id")
+	if err != nil {
+		return 0, 0, err
+	}
+	uid, err := parseID(r, "userId")
+	if err != nil {
+		return 0, 0, err
+	}
+	return gid, uid, roster.RequireAdmin(viewer(r))
+}
+
+func (s *Server) handleGroupMemberPut(w http.ResponseWriter, r *http.Request) error {
+	gid, uid, err := groupMember(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.AddGroupMember(r.Context(), viewer(r).ID, gid, uid); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleGroupMemberDelete(w http.ResponseWriter, r *http.Request) error {
+	gid, uid, err := groupMember(r)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RemoveGroupMember(r.Context(), viewer(r).ID, gid, uid); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,362 @@
+// Package stream fans committed activities out to live subscribers.
+//
+// The broker tails the activity table in id order: a writer's commit (or a
+// periodic poll, which also catches other processes and instances) wakes
+// it, it reads every activity above its cursor, and hands each one to the
+// subscribers of that actor whose filters match and who may see it. A
+// subscription records the cursor at the moment it was registered, so a
+// resuming client replays (lastEventId, start] from the database and gets
+// everything above start live: no gap and no duplicate.
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Source is what the broker reads from the database.
+type Source interface {
+	LastActivityID(ctx context.Context) (int64, error)
+	// ActivitiesAfter returns up to limit activities above after, oldest first.
+	ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*roster.Activity, error)
+	// AccessibleAmong returns which of the workspaces the viewer can access.
+	AccessibleAmong(ctx context.Context, viewerID int64, workspaceIDs []int64) (map[int64]bool, error)
+	// ValidTokens returns which tokens still authenticate an active user.
+	ValidTokens(ctx context.Context, tokenIDs []int64) (map[int64]bool, error)
+}
+
+// Reasons a subscription ends.
+var (
+	ErrSlowConsumer = errors.New("slow consumer: too many undelivered events")
+	ErrRevoked      = errors.New("token revoked or user no longer active")
+	ErrShutdown     = errors.New("server shutting down")
+	ErrTooMany      = errors.New("too many open streams for this user")
+)
+
+// Options tune a Broker.
+type Options struct {
+	// QueueSize bounds the undelivered events of one subscriber (default 64).
+	QueueSize int
+	// PollInterval is how often the broker looks for activities without
+	// being woken (default 1s).
+	PollInterval time.Duration
+	// RevalidateInterval is how often tokens of open streams are checked
+	// (default 10s, so a revoked stream ends well within 30s).
+	RevalidateInterval time.Duration
+	// MaxPerUser caps the open streams of one viewer (default 20).
+	MaxPerUser int
+	Logger     *slog.Logger
+}
+
+// Broker delivers activities to subscriptions.
+type Broker struct {
+	src  Source
+	opts Options
+	wake chan struct{}
+
+	mu      sync.Mutex
+	ready   bool
+	cursor  int64 // every activity up to cursor has been dispatched
+	byActor map[int64]map[*Subscription]struct{}
+	perUser map[int64]int
+	closed  bool
+}
+
+// Subscription is one open stream.
+type Subscription struct {
+	ViewerID    int64
+	ViewerAdmin bool
+	TokenID     int64
+	ActorID     int64
+	Verb        string // filter, as on the feed
+	WorkspaceID *int64
+
+	// Start is the broker cursor when the subscription was registered:
+	// activities above it arrive on C, those up to it must be replayed.
+	Start int64
+
+	c    chan *roster.Activity
+	done chan struct{}
+	err  error
+}
+
+// C delivers live activities, oldest first.
+func (s *Subscription) C() <-chan *roster.Activity { return s.c }
+
+// Done is closed when the broker ends the subscription; Err says why.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err is the reason the subscription ended (nil while open).
+func (s *Subscription) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// NewBroker returns a broker reading from src. Call Run to start it.
+func NewBroker(src Source, opts Options) *Broker {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 64
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
+	}
+	if opts.RevalidateInterval <= 0 {
+		opts.RevalidateInterval = 10 * time.Second
+	}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Broker{src: src, opts: opts, wake: make(chan struct{}, 1),
+		byActor: map[int64]map[*Subscription]struct{}{}, perUser: map[int64]int{}}
+}
+
+// Notify wakes the broker: activities were committed.
+func (b *Broker) Notify() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Init sets the cursor to the newest committed activity. Subscribe refuses
+// subscriptions until it has run; Run calls it if needed.
+func (b *Broker) Init(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ready {
+		return nil
+	}
+	last, err := b.src.LastActivityID(ctx)
+	if err != nil {
+		return err
+	}
+	b.cursor, b.ready = last, true
+	return nil
+}
+
+// Run dispatches until ctx ends, then closes every subscription.
+func (b *Broker) Run(ctx context.Context) error {
+	if err := b.Init(ctx); err != nil {
+		return err
+	}
+	poll := time.NewTicker(b.opts.PollInterval)
+	defer poll.Stop()
+	reval := time.NewTicker(b.opts.RevalidateInterval)
+	defer reval.Stop()
+	defer b.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-b.wake:
+		case <-poll.C:
+		case <-reval.C:
+			b.revalidate(ctx)
+			continue
+		}
+		if err := b.dispatch(ctx); err != nil && ctx.Err() == nil {
+			b.opts.Logger.Warn("stream dispatch failed; will retry", "error", err.Error())
+		}
+	}
+}
+
+// Subscribe registers s and sets s.Start. ErrTooMany when the viewer has
+// MaxPerUser streams open; ErrShutdown after Close.
+func (b *Broker) Subscribe(s *Subscription) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || !b.ready {
+		return ErrShutdown
+	}
+	if b.perUser[s.ViewerID] >= b.opts.MaxPerUser {
+		return ErrTooMany
+	}
+	s.c = make(chan *roster.Activity, b.opts.QueueSize)
+	s.done = make(chan struct{})
+	s.Start = b.cursor
+	subs := b.byActor[s.ActorID]
+	if subs == nil {
+		subs = map[*Subscription]struct{}{}
+		b.byActor[s.ActorID] = subs
+	}
+	subs[s] = struct{}{}
+	b.perUser[s.ViewerID]++
+	return nil
+}
+
+// Unsubscribe removes s (safe to call more than once).
+func (b *Broker) Unsubscribe(s *Subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.end(s, nil)
+}
+
+// end removes s and closes its done channel with reason err; b.mu held.
+func (b *Broker) end(s *Subscription, err error) {
+	subs, ok := b.byActor[s.ActorID]
+	if !ok {
+		return
+	}
+	if _, ok := subs[s]; !ok {
+		return
+	}
+	delete(subs, s)
+	if len(subs) == 0 {
+		delete(b.byActor, s.ActorID)
+	}
+	if b.perUser[s.ViewerID]--; b.perUser[s.ViewerID] <= 0 {
+		delete(b.perUser, s.ViewerID)
+	}
+	s.err = err
+	close(s.done)
+}
+
+// Close ends every subscription with ErrShutdown and refuses new ones.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for _, subs := range b.byActor {
+		for s := range subs {
+			b.end(s, ErrShutdown)
+		}
+	}
+}
+
+// Count returns the number of open subscriptions.
+func (b *Broker) Count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, c := range b.perUser {
+		n += c
+	}
+	return n
+}
+
+const batchSize = 500
+
+// dispatch delivers every committed activity above the cursor. The lock is
+// held for a whole batch so that a Subscribe sees a cursor whose
+// activities have all been dispatched (or none of them).
+func (b *Broker) dispatch(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		after := b.cursor
+		b.mu.Unlock()
+		batch, err := b.src.ActivitiesAfter(ctx, after, batchSize)
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		b.mu.Lock()
+		if b.cursor != after { // cannot happen with one dispatcher; be safe
+			b.mu.Unlock()
+			continue
+		}
+		err = b.deliver(ctx, batch)
+		if err == nil {
+			b.cursor = batch[len(batch)-1].ID
+		}
+		b.mu.Unlock()
+		if err != nil || len(batch) < batchSize {
+			return err
+		}
+	}
+}
+
+// deliver hands a batch to matching subscribers; b.mu held.
+func (b *Broker) deliver(ctx context.Context, batch []*roster.Activity) error {
+	// Which workspaces each non-admin, non-actor viewer may see, asked once
+	// per viewer per batch, so access changes apply at once.
+	need := map[int64]map[int64]bool{} // viewer -> workspace ids seen in batch
+	for _, a := range batch {
+		if a.WorkspaceID == nil {
+			continue
+		}
+		for s := range b.byActor[a.ActorID] {
+			if !s.ViewerAdmin && s.ViewerID != a.ActorID {
+				if need[s.ViewerID] == nil {
+					need[s.ViewerID] = map[int64]bool{}
+				}
+				need[s.ViewerID][*a.WorkspaceID] = true
+			}
+		}
+	}
+	access := map[int64]map[int64]bool{}
+	for viewer, wss := range need {
+		ids := make([]int64, 0, len(wss))
+		for id := range wss {
+			ids = append(ids, id)
+		}
+		ok, err := b.src.AccessibleAmong(ctx, viewer, ids)
+		if err != nil {
+			return err
+		}
+		access[viewer] = ok
+	}
+	for _, a := range batch {
+		for s := range b.byActor[a.ActorID] {
+			if a.ID <= s.Start || !roster.VerbMatches(s.Verb, a.Verb) {
+				continue
+			}
+			if s.WorkspaceID != nil && (a.WorkspaceID == nil || *a.WorkspaceID != *s.WorkspaceID) {
+				continue
+			}
+			if !s.ViewerAdmin && s.ViewerID != a.ActorID && (a.WorkspaceID == nil || !access[s.ViewerID][*a.WorkspaceID]) {
+				continue
+			}
+			select {
+			case s.c <- a:
+			default:
+				b.end(s, ErrSlowConsumer)
+			}
+		}
+	}
+	return nil
+}
+
+// revalidate ends subscriptions whose token was revoked or whose user was
+// deactivated or deleted.
+func (b *Broker) revalidate(ctx context.Context) {
+	b.mu.Lock()
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, subs := range b.byActor {
+		for s := range subs {
+			if !seen[s.TokenID] {
+				seen[s.TokenID] = true
+				ids = append(ids, s.TokenID)
+			}
+		}
+	}
+	b.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	valid, err := b.src.ValidTokens(ctx, ids)
+	if err != nil {
+		b.opts.Logger.Warn("stream token check failed", "error", err.Error())
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, subs := range b.byActor {
+		for s := range subs {
+			if !valid[s.TokenID] {
+				b.end(s, ErrRevoked)
+			}
+		}
+	}
+}
