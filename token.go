@@ -43,7 +43,8 @@ type AuthService interface {
 	// FindPasswordHash returns the password hash of user id.
 	FindPasswordHash(ctx context.Context, id int64) (string, error)
 	// CreateSession stores t, sets the user's lastLogin to now, clears the
-	// login throttle of key and records auth.login, in one transaction.
+	// login throttle of key and records auth.login, in one transaction;
+	// ETHROTTLED (and no session) when key is locked by then.
 	CreateSession(ctx context.Context, t *Token, throttleKey string) error
 	// CreateToken stores t without any other effect (used by the CLI).
 	CreateToken(ctx context.Context, t *Token) error
@@ -59,8 +60,15 @@ type AuthService interface {
 	// LoginLockedUntil returns when the throttle of key ends (zero if none).
 	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)
 	// RecordLoginFailure counts one failure for key and returns the time
-	// until which key is now locked (zero if not locked).
+	// until which key is now locked (zero if not locked). A key that is
+	// already locked is not counted: ETHROTTLED, so that attempts racing the
+	// lock are refused like the ones after it.
 	RecordLoginFailure(ctx context.Context, key string) (time.Time, error)
+}
+
+// ErrLoginThrottled is the 429 of a login to an account locked until until.
+func ErrLoginThrottled(until, now time.Time) error {
+	return &Error{Code: ETHROTTLED, Message: "Too many failed login attempts; try again later.", RetryAfter: until.Sub(now)}
 }
 
 // LockoutFor returns how long an account with n consecutive failures stays locked.

@@ -41,7 +41,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if until, err := s.store.LoginLockedUntil(ctx, key); err != nil {
 		return err
 	} else if !until.IsZero() {
-		return &roster.Error{Code: roster.ETHROTTLED, Message: "Too many failed login attempts; try again later.", RetryAfter: until.Sub(s.now())}
+		return roster.ErrLoginThrottled(until, s.now())
 	}
 	ok := false
 	if u == nil {

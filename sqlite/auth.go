@@ -42,6 +42,9 @@ func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKey st
 	now := db.Now()
 	var lastID int64
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkLoginLock(ctx, tx, throttleKey, now); err != nil {
+			return err
+		}
 		if err := insertToken(ctx, tx, t, now); err != nil {
 			return err
 		}
@@ -120,12 +123,30 @@ func (db *DB) LoginLockedUntil(ctx context.Context, key string) (time.Time, erro
 	return fromMicros(until), nil
 }
 
+// checkLoginLock returns ETHROTTLED when key is locked at now. Inside the
+// write transaction it makes the check and what follows atomic, so that
+// concurrent attempts that passed the handler's early check cannot add
+// failures (or log in) past the lock.
+func checkLoginLock(ctx context.Context, q querier, key string, now time.Time) error {
+	var until int64
+	err := q.QueryRowContext(ctx, "SELECT locked_until FROM login_throttle WHERE key = ?", key).Scan(&until)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && until <= micros(now)) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return roster.ErrLoginThrottled(fromMicros(until), now)
+}
+
 // RecordLoginFailure counts a consecutive failure for key and locks it once
-// the count reaches roster.MaxLoginFailures.
+// the count reaches roster.MaxLoginFailures; a locked key is not counted.
 func (db *DB) RecordLoginFailure(ctx context.Context, key string) (time.Time, error) {
 	now := db.Now()
 	var until time.Time
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkLoginLock(ctx, tx, key, now); err != nil {
+			return err
+		}
 		var n int
 		err := tx.QueryRowContext(ctx, `INSERT INTO login_throttle (key, failures) VALUES (?, 1)
 			ON CONFLICT (key) DO UPDATE SET failures = failures + 1 RETURNING failures`, key).Scan(&n)
