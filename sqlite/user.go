@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/rosterhq/roster"
@@ -162,6 +163,15 @@ func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*r
 // trigram index (users_fts); shorter terms are checked with instr on the
 // candidates, or, when every term is short, on a scan of the users table.
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
+	for _, t := range s.Terms {
+		// No field holds a control character (validation rejects them). A
+		// term with one matches nothing: with U+001F, the separator of
+		// search_text, it would match across two fields, and NUL breaks
+		// the FTS5 query.
+		if strings.ContainsFunc(t, unicode.IsControl) {
+			return []*roster.User{}, 0, nil
+		}
+	}
 	from, where, args := "users u", []string{}, []any{}
 	if match := trigramMatch(s.Terms); match != "" {
 		from = "users u JOIN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) f ON f.rowid = u.id"
