@@ -1,0 +1,252 @@
+// Package storetest is the conformance suite that every Roster store must
+// pass. A store's own tests call Run with a function that opens a fresh,
+// migrated, empty database for each subtest:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) storetest.Store { return mustOpenDB(t) })
+//	}
+//
+// The suite speaks only through the roster service interfaces, so the same
+// expectations hold for SQLite and PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Store is what the suite exercises: the user and auth services plus a
+// settable clock, so that expiry and lockouts can be tested without sleeping.
+type Store interface {
+	roster.UserService
+	roster.AuthService
+	// SetNow replaces the store's clock. The suite calls it once, before any
+	// other method.
+	SetNow(now func() time.Time)
+}
+
+// Run runs every conformance test against stores made by open. open must
+// return an empty, migrated store and arrange (with t.Cleanup) to close it.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h *harness)
+	}{
+		{"CreateAndFindUser", testCreateAndFindUser},
+		{"FindUserNotFound", testFindUserNotFound},
+		{"UniqueUsernameAndEmail", testUniqueUsernameAndEmail},
+		{"IDsNeverReused", testIDsNeverReused},
+		{"FindUsersPages", testFindUsersPages},
+		{"FindUsersOrderings", testFindUsersOrderings},
+		{"FindUsersIsActive", testFindUsersIsActive},
+		{"CountsFollowChanges", testCountsFollowChanges},
+		{"SearchSubstring", testSearchSubstring},
+		{"SearchAllTerms", testSearchAllTerms},
+		{"SearchNoCrossFieldMatch", testSearchNoCrossFieldMatch},
+		{"SearchUnicodeFolding", testSearchUnicodeFolding},
+		{"SearchLiteralWildcards", testSearchLiteralWildcards},
+		{"SearchRanking", testSearchRanking},
+		{"SearchShortTerms", testSearchShortTerms},
+		{"SearchIsActive", testSearchIsActive},
+		{"SearchPages", testSearchPages},
+		{"UpdateOnlySetFields", testUpdateOnlySetFields},
+		{"UpdateIfVersion", testUpdateIfVersion},
+		{"UpdateUniqueness", testUpdateUniqueness},
+		{"UpdateNotFound", testUpdateNotFound},
+		{"UpdateLastAdmin", testUpdateLastAdmin},
+		{"DeactivateRevokesTokens", testDeactivateRevokesTokens},
+		{"PasswordChangeKeepsOneToken", testPasswordChangeKeepsOneToken},
+		{"DeleteUser", testDeleteUser},
+		{"DeleteLastAdmin", testDeleteLastAdmin},
+		{"Credentials", testCredentials},
+		{"Tokens", testTokens},
+		{"TokenExpiry", testTokenExpiry},
+		{"LoginThrottle", testLoginThrottle},
+		{"CreateSession", testCreateSession},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			c := &clock{now: time.Date(2026, 11, 27, 10, 11, 12, 123456789, time.UTC)}
+			s.SetNow(c.Now)
+			tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background()})
+		})
+	}
+}
+
+// clock is a fake clock that only moves when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// harness bundles one subtest's store, clock and helpers.
+type harness struct {
+	t     *testing.T
+	s     Store
+	clock *clock
+	ctx   context.Context
+}
+
+// user returns a valid, active, non-admin user to be created.
+func user(username string) *roster.User {
+	return &roster.User{Username: username, Email: username + "@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+}
+
+// create stores u (by actor 0) and fails the test on error.
+func (h *harness) create(u *roster.User) *roster.User {
+	h.t.Helper()
+	if err := h.s.CreateUser(h.ctx, 0, u, ""); err != nil {
+		h.t.Fatalf("CreateUser(%q): %v", u.Username, err)
+	}
+	return u
+}
+
+// createNamed creates user(username).
+func (h *harness) createNamed(username string) *roster.User {
+	h.t.Helper()
+	return h.create(user(username))
+}
+
+// admin creates an active admin.
+func (h *harness) admin(username string) *roster.User {
+	h.t.Helper()
+	u := user(username)
+	u.IsAdmin = true
+	return h.create(u)
+}
+
+func (h *harness) find(id int64) *roster.User {
+	h.t.Helper()
+	u, err := h.s.FindUserByID(h.ctx, id)
+	if err != nil {
+		h.t.Fatalf("FindUserByID(%d): %v", id, err)
+	}
+	return u
+}
+
+func (h *harness) update(id int64, upd roster.UserUpdate) *roster.User {
+	h.t.Helper()
+	u, err := h.s.UpdateUser(h.ctx, 0, id, upd)
+	if err != nil {
+		h.t.Fatalf("UpdateUser(%d): %v", id, err)
+	}
+	return u
+}
+
+// token stores a token for user id expiring after ttl and returns it.
+func (h *harness) token(id int64, ttl time.Duration) *roster.Token {
+	h.t.Helper()
+	_, hash := roster.NewTokenSecret()
+	tok := &roster.Token{UserID: id, Hash: hash, ExpiresAt: h.clock.Now().Add(ttl)}
+	if err := h.s.CreateToken(h.ctx, tok); err != nil {
+		h.t.Fatalf("CreateToken(user %d): %v", id, err)
+	}
+	if tok.ID == 0 {
+		h.t.Fatal("CreateToken did not set the token ID")
+	}
+	return tok
+}
+
+// tokenWorks reports whether tok authenticates, checking that FindSession and
+// TokenValid agree.
+func (h *harness) tokenWorks(tok *roster.Token) bool {
+	h.t.Helper()
+	sess, err := h.s.FindSession(h.ctx, tok.Hash)
+	valid, verr := h.s.TokenValid(h.ctx, tok.ID)
+	if verr != nil {
+		h.t.Fatalf("TokenValid(%d): %v", tok.ID, verr)
+	}
+	if err != nil {
+		wantCode(h.t, err, roster.EUNAUTHORIZED)
+		if valid {
+			h.t.Errorf("token %d: FindSession fails but TokenValid is true", tok.ID)
+		}
+		return false
+	}
+	if sess.TokenID != tok.ID || sess.User == nil || sess.User.ID != tok.UserID {
+		h.t.Errorf("FindSession = token %d user %+v, want token %d user %d", sess.TokenID, sess.User, tok.ID, tok.UserID)
+	}
+	if !valid {
+		h.t.Errorf("token %d: FindSession succeeds but TokenValid is false", tok.ID)
+	}
+	return true
+}
+
+// wantCode fails unless err is a *roster.Error (possibly wrapped) with code.
+func wantCode(t *testing.T, err error, code string) *roster.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", code)
+	}
+	var e *roster.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %T %v, want a *roster.Error with code %s", err, err, code)
+	}
+	if got := roster.ErrorCode(err); got != code {
+		t.Fatalf("got code %s (%v), want %s", got, err, code)
+	}
+	return e
+}
+
+// wantFields fails unless e names exactly the given fields.
+func wantFields(t *testing.T, e *roster.Error, fields ...string) {
+	t.Helper()
+	if len(e.Fields) != len(fields) {
+		t.Fatalf("error fields = %v, want exactly %v", e.Fields, fields)
+	}
+	for _, f := range fields {
+		if len(e.Fields[f]) == 0 {
+			t.Fatalf("error fields = %v, want a message for %q", e.Fields, f)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func ids(users []*roster.User) []int64 {
+	out := make([]int64, len(users))
+	for i, u := range users {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func equalIDs(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+// micro truncates t to the microsecond precision every store keeps.
+func micro(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
