@@ -60,14 +60,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	hasher := password.NewHasher(*hashers)
-	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout); err != nil {
-		return err
-	}
-
+	// Listen before creating the first admin, so that a bad --addr does not
+	// spend the one printing of its password on a run that exits at once.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usagef("listen on %s: %v", *addr, err)
+	}
+	defer ln.Close()
+	hasher := password.NewHasher(*hashers)
+	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout); err != nil {
+		return err
 	}
 	broker := stream.NewBroker(db, stream.Options{MaxPerUser: *maxStreams, Logger: log})
 	if err := broker.Init(ctx); err != nil {
