@@ -187,7 +187,12 @@ func (s *Server) handleWorkspaceActivities(w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	if f.WorkspaceID != nil && *f.WorkspaceID != ws.ID {
-		return writePage(w, r, pageParams{number: 1, size: 1}, 0, []activityJSON{})
+		// Another workspace's filter matches nothing; page and page_size still apply.
+		p, err := parsePage(r)
+		if err != nil {
+			return err
+		}
+		return writePage(w, r, p, 0, []activityJSON{})
 	}
 	f.WorkspaceID = &ws.ID
 	return s.writeActivityPage(w, r, f)
