@@ -1,0 +1,189 @@
+// Package postgres is Roster's production store: the shared SQL of sqlstore
+// on PostgreSQL through pgx/v5, with its own embedded migrations, a
+// pg_trgm index for search, and LISTEN/NOTIFY to wake the stream brokers of
+// every instance.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// notifyChannel carries the id of each committed activity.
+const notifyChannel = "roster_activity"
+
+// writeLockKey is the advisory lock every write transaction takes. Writes
+// are serialized across all instances, as SQLite serializes them: checks
+// such as the last-admin guard hold without SERIALIZABLE retries, and
+// activity ids become visible in id order, so a stream that resumed after
+// id 11 can never miss a 10 that committed later.
+const writeLockKey = 0x526f73746572 // "Roster"
+
+// Options tune the connection pool.
+type Options struct {
+	// MaxConns bounds the pool (default 10).
+	MaxConns int
+}
+
+// Open connects to url, checks that the server answers and returns a store.
+// It does not migrate.
+func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 3 * time.Second
+	}
+	db := stdlib.OpenDB(*cfg)
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 10
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	d := &dialect{cfg: cfg}
+	return sqlstore.New(db, db, d), nil
+}
+
+// dialect is PostgreSQL's side of sqlstore.
+type dialect struct {
+	cfg *pgx.ConnConfig
+}
+
+func (d *dialect) Name() string { return "postgres" }
+
+func (d *dialect) Migrations() (embed.FS, string) { return migrations, "migrations" }
+
+// Rebind turns ? placeholders into $1, $2, ...
+func (d *dialect) Rebind(q string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+func (d *dialect) Time(t time.Time) any { return t.UTC() }
+
+func (d *dialect) Strpos() string { return "strpos" }
+
+// BeginWrite takes the cluster-wide write lock inside tx.
+func (d *dialect) BeginWrite(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writeLockKey))
+	return err
+}
+
+// Published notifies every listening instance, at commit, that activities
+// up to id exist.
+func (d *dialect) Published(ctx context.Context, tx *sql.Tx, id int64) error {
+	_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprint(id))
+	return err
+}
+
+// SearchFrom uses the pg_trgm GIN index: a LIKE '%term%' per term of three
+// or more characters (the planner's index path); strpos re-checks each term.
+func (d *dialect) SearchFrom(terms []string) (string, []string, []any) {
+	var where []string
+	var args []any
+	for _, t := range terms {
+		if len([]rune(t)) >= 3 {
+			where = append(where, `u.search_text LIKE ? ESCAPE '\'`)
+			args = append(args, "%"+escapeLike(t)+"%")
+		}
+	}
+	return "users u", where, args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// MapErr maps PostgreSQL errors by SQLSTATE, and lost connections, to
+// roster errors.
+func (d *dialect) MapErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505": // unique_violation
+			return &roster.Error{Code: roster.ECONFLICT, Message: "The resource conflicts with an existing one."}
+		case pe.Code == "40001", pe.Code == "40P01": // serialization_failure, deadlock_detected
+			return fmt.Errorf("%w: %w", &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is busy; retry."}, err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300": // connection, shutdown, too many connections
+			return fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		return err
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("%w: %w", errUnavailable, err)
+	}
+	return err
+}
+
+var errUnavailable = &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is not available."}
+
+// Listen calls wake for every activity committed by any instance until ctx
+// ends, reconnecting after a lost connection. The broker's poll covers the
+// moments without a listener.
+func Listen(ctx context.Context, url string, wake func()) error {
+	for ctx.Err() == nil {
+		err := listenOnce(ctx, url, wake)
+		if ctx.Err() != nil {
+			return nil
+		}
+		_ = err // reconnect after a short pause
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+func listenOnce(ctx context.Context, url string, wake func()) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	wake() // catch up with anything committed while not listening
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		wake()
+	}
+}

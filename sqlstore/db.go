@@ -1,0 +1,300 @@
+// Package sqlstore holds Roster's storage logic as SQL over database/sql,
+// shared by the SQLite and PostgreSQL stores. Each of those supplies a
+// Dialect: placeholders, time encoding, the search index, error codes and
+// how writes are serialized. Everything else (queries, the visibility rule,
+// the last-admin guard, system activities in the same transaction as their
+// change) is written once here, so both stores behave identically.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	Name() string
+	// Migrations returns the embedded migration files and their folder;
+	// files are named NNNN_name.sql and applied in order.
+	Migrations() (embed.FS, string)
+	// Rebind rewrites ? placeholders for the database.
+	Rebind(query string) string
+	// Time encodes a time for a query argument.
+	Time(t time.Time) any
+	// Strpos names the function strpos(haystack, needle) (SQLite: instr).
+	Strpos() string
+	// BeginWrite runs first in every write transaction: the PostgreSQL store
+	// takes a cluster-wide advisory lock there, so that writes (and activity
+	// ids) are serialized as they are on SQLite's single writer.
+	BeginWrite(ctx context.Context, tx *sql.Tx) error
+	// Published runs in a write transaction that inserted activities, with
+	// the largest id (PostgreSQL notifies the other instances).
+	Published(ctx context.Context, tx *sql.Tx, lastID int64) error
+	// SearchFrom returns the FROM clause, extra conditions and arguments
+	// that narrow a search to candidates through the database's index.
+	SearchFrom(terms []string) (from string, where []string, args []any)
+	// MapErr maps driver errors to roster errors by their codes.
+	MapErr(err error) error
+}
+
+// DB is a Roster store on a SQL database.
+type DB struct {
+	write    *sql.DB
+	readPool *sql.DB
+	read     conn // readPool with rebinding and error mapping
+	d        Dialect
+
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+
+	mu        sync.Mutex
+	onPublish func(lastID int64)
+	rebinds   sync.Map // query -> rebound query
+}
+
+// New returns a store on write (the connection(s) used for writes) and read.
+func New(write, read *sql.DB, d Dialect) *DB {
+	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() }}
+	db.read = conn{raw: read, db: db}
+	return db
+}
+
+// Dialect returns the database's dialect.
+func (db *DB) Dialect() Dialect { return db.d }
+
+// SetNow replaces the clock (tests).
+func (db *DB) SetNow(now func() time.Time) { db.Now = now }
+
+// OnPublish sets the function called after each commit that made activities
+// visible, with the largest new activity id (the stream broker's Notify).
+func (db *DB) OnPublish(f func(lastID int64)) {
+	db.mu.Lock()
+	db.onPublish = f
+	db.mu.Unlock()
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.readPool == db.write {
+		return db.write.Close()
+	}
+	return errors.Join(db.readPool.Close(), db.write.Close())
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.mapErr(db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one))
+}
+
+// WriteDB and ReadDB expose the pools to the dialect packages (bulk loads,
+// pragmas); the rest of the program goes through the service methods.
+func (db *DB) WriteDB() *sql.DB { return db.write }
+
+// ReadDB returns the read pool.
+func (db *DB) ReadDB() *sql.DB { return db.readPool }
+
+// q rebinds a query for the dialect, caching the result.
+func (db *DB) q(query string) string {
+	if v, ok := db.rebinds.Load(query); ok {
+		return v.(string)
+	}
+	r := db.d.Rebind(query)
+	db.rebinds.Store(query, r)
+	return r
+}
+
+// Migrate applies every embedded migration the database has not seen, each
+// in its own write transaction, and records its version.
+func (db *DB) Migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("%s: migrations table: %w", db.d.Name(), err)
+	}
+	files, dir := db.d.Migrations()
+	names, err := fs.Glob(files, dir+"/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, dir+"/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("%s: migration %s: bad version", db.d.Name(), base)
+		}
+		err = db.tx(ctx, func(tx *wtx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", v).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			body, err := files.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			// Raw: migration bodies are not rebound.
+			if _, err := tx.raw.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("apply: %w", err)
+			}
+			_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				v, base, db.Now().Format(time.RFC3339Nano))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: migration %s: %w", db.d.Name(), base, err)
+		}
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction; lastID, when fn sets it, is the largest
+// activity id the transaction inserted, announced after commit.
+// Activities inserted through the transaction (wtx.insertActivity) are
+// announced after commit: in the transaction to the dialect (PostgreSQL
+// notifies other instances), after it to the OnPublish subscriber.
+func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return db.mapErr(err)
+	}
+	defer tx.Rollback()
+	if err := db.d.BeginWrite(ctx, tx); err != nil {
+		return db.mapErr(err)
+	}
+	w := &wtx{conn: conn{raw: tx, db: db}}
+	if err := fn(w); err != nil {
+		return db.mapErr(err)
+	}
+	if w.last > 0 {
+		if err := db.d.Published(ctx, tx, w.last); err != nil {
+			return db.mapErr(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return db.mapErr(err)
+	}
+	if w.last > 0 {
+		db.mu.Lock()
+		f := db.onPublish
+		db.mu.Unlock()
+		if f != nil {
+			f(w.last)
+		}
+	}
+	return nil
+}
+
+// wtx is a write transaction; it remembers the activities it inserted.
+type wtx struct {
+	conn
+	last int64
+}
+
+// beginRead starts a read-only transaction, so that a count and a page
+// agree; call done when finished.
+func (db *DB) beginRead(ctx context.Context) (querier, func(), error) {
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, db.mapErr(err)
+	}
+	return conn{raw: tx, db: db}, func() { _ = tx.Rollback() }, nil
+}
+
+// querier runs queries written with ? placeholders: conn rebinds them for
+// the dialect and maps driver errors.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+type rawQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+type conn struct {
+	raw rawQuerier
+	db  *DB
+}
+
+func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := c.raw.QueryContext(ctx, c.db.q(query), args...)
+	return rows, c.db.mapErr(err)
+}
+
+func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db}
+}
+
+func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := c.raw.ExecContext(ctx, c.db.q(query), args...)
+	return res, c.db.mapErr(err)
+}
+
+type mappedRow struct {
+	r  *sql.Row
+	db *DB
+}
+
+func (m mappedRow) Scan(dest ...any) error { return m.db.mapErr(m.r.Scan(dest...)) }
+
+// t encodes a time as the dialect stores it.
+func (db *DB) t(t time.Time) any { return db.d.Time(t) }
+
+func (db *DB) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *roster.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database did not answer in time."}, err)
+	}
+	return db.d.MapErr(err)
+}
+
+// dbTime scans a time stored as Unix microseconds (SQLite) or as a
+// timestamp (PostgreSQL).
+type dbTime struct {
+	t     time.Time
+	valid bool
+}
+
+func (d *dbTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		d.valid = false
+	case int64:
+		d.t, d.valid = time.UnixMicro(x).UTC(), true
+	case time.Time:
+		d.t, d.valid = x.UTC(), true
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T as a time", v)
+	}
+	return nil
+}
+
+func (d dbTime) ptr() *time.Time {
+	if !d.valid {
+		return nil
+	}
+	t := d.t
+	return &t
+}

@@ -1,0 +1,185 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+var _ roster.GroupService = (*DB)(nil)
+
+var errGroupNameTaken = &roster.Error{Code: roster.ECONFLICT, Message: "A group with that name already exists.",
+	Fields: map[string][]string{"name": {"A group with that name already exists."}}}
+
+func findGroup(ctx context.Context, q querier, id int64) (*roster.Group, error) {
+	var g roster.Group
+	err := q.QueryRowContext(ctx, "SELECT id, name, member_count FROM groups WHERE id = ?", id).Scan(&g.ID, &g.Name, &g.MemberCount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound("Group")
+	}
+	return &g, err
+}
+
+// FindGroupByID returns a group with its member count.
+func (db *DB) FindGroupByID(ctx context.Context, id int64) (*roster.Group, error) {
+	return findGroup(ctx, db.read, id)
+}
+
+// FindGroups lists groups by id.
+func (db *DB) FindGroups(ctx context.Context, p roster.Page) ([]*roster.Group, int, error) {
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	var total int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM groups").Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, name, member_count FROM groups ORDER BY id LIMIT ? OFFSET ?", p.Limit, p.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	list := []*roster.Group{}
+	for rows.Next() {
+		var g roster.Group
+		if err := rows.Scan(&g.ID, &g.Name, &g.MemberCount); err != nil {
+			return nil, 0, err
+		}
+		list = append(list, &g)
+	}
+	return list, total, rows.Err()
+}
+
+func groupNameTaken(ctx context.Context, q querier, name string, except int64) error {
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM groups WHERE name_fold = ? AND id <> ?", roster.Fold(name), except).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		return errGroupNameTaken
+	}
+	return nil
+}
+
+// CreateGroup stores a new group.
+func (db *DB) CreateGroup(ctx context.Context, actor int64, g *roster.Group) error {
+	return db.tx(ctx, func(tx *wtx) error {
+		if err := groupNameTaken(ctx, tx, g.Name, 0); err != nil {
+			return err
+		}
+		g.MemberCount = 0
+		return tx.QueryRowContext(ctx, "INSERT INTO groups (name, name_fold, created_at) VALUES (?, ?, ?) RETURNING id",
+			g.Name, roster.Fold(g.Name), db.t(db.Now())).Scan(&g.ID)
+	})
+}
+
+// UpdateGroup renames a group.
+func (db *DB) UpdateGroup(ctx context.Context, actor, id int64, name string) (*roster.Group, error) {
+	var g *roster.Group
+	err := db.tx(ctx, func(tx *wtx) error {
+		var err error
+		if g, err = findGroup(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := groupNameTaken(ctx, tx, name, id); err != nil {
+			return err
+		}
+		g.Name = name
+		_, err = tx.ExecContext(ctx, "UPDATE groups SET name = ?, name_fold = ? WHERE id = ?", name, roster.Fold(name), id)
+		return err
+	})
+	return g, err
+}
+
+// DeleteGroup removes a group, its memberships and its grants.
+func (db *DB) DeleteGroup(ctx context.Context, actor, id int64) error {
+	return db.tx(ctx, func(tx *wtx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM groups WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNotFound("Group")
+		}
+		return nil
+	})
+}
+
+// FindGroupMembers lists a group's members by user id.
+func (db *DB) FindGroupMembers(ctx context.Context, id int64, p roster.Page) ([]*roster.User, int, error) {
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	g, err := findGroup(ctx, tx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+` FROM group_members m JOIN users u ON u.id = m.user_id
+		WHERE m.group_id = ? ORDER BY u.id LIMIT ? OFFSET ?`, id, p.Limit, p.Offset)
+	return users, g.MemberCount, err
+}
+
+func membershipActivity(ctx context.Context, tx *wtx, actor int64, verb string, g *roster.Group, userID int64, username string, now time.Time) error {
+	data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": userID, "username": username}})
+	return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: verb,
+		Object: &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}, Data: data,
+		Published: now})
+}
+
+// AddGroupMember adds a user to a group (idempotent).
+func (db *DB) AddGroupMember(ctx context.Context, actor, groupID, userID int64) error {
+	now := db.Now()
+	err := db.tx(ctx, func(tx *wtx) error {
+		g, err := findGroup(ctx, tx, groupID)
+		if err != nil {
+			return err
+		}
+		u, err := findUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT (group_id, user_id) DO NOTHING", groupID, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		err = membershipActivity(ctx, tx, actor, roster.VerbGroupMemberAdded, g, u.ID, u.Username, now)
+		return err
+	})
+	return err
+}
+
+// RemoveGroupMember removes a user from a group.
+func (db *DB) RemoveGroupMember(ctx context.Context, actor, groupID, userID int64) error {
+	now := db.Now()
+	err := db.tx(ctx, func(tx *wtx) error {
+		g, err := findGroup(ctx, tx, groupID)
+		if err != nil {
+			return err
+		}
+		u, err := findUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", groupID, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNotFound("Membership")
+		}
+		err = membershipActivity(ctx, tx, actor, roster.VerbGroupMemberRemoved, g, u.ID, u.Username, now)
+		return err
+	})
+	return err
+}

@@ -1,0 +1,387 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
+)
+
+var _ roster.UserService = (*DB)(nil)
+
+const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.is_active, u.is_admin,
+	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version`
+
+func scanUser(s scanner, extra ...any) (*roster.User, error) {
+	var u roster.User
+	var joined, lastLogin, lastActive dbTime
+	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive, &u.IsAdmin,
+		&u.Bio, &u.AvatarURL, &u.Timezone, &u.Locale, &joined, &lastLogin, &lastActive, &u.Version}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	u.DateJoined, u.LastLogin, u.LastActiveAt = joined.t, lastLogin.ptr(), lastActive.ptr()
+	return &u, nil
+}
+
+func errNotFound(what string) error {
+	return &roster.Error{Code: roster.ENOTFOUND, Message: what + " not found."}
+}
+
+// FindUserByID returns the full profile of a user, groups included.
+func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) {
+	u, err := findUser(ctx, db.read, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Groups, err = userGroups(ctx, db.read, id); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func findUser(ctx context.Context, q querier, id int64) (*roster.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound("User")
+	}
+	return u, err
+}
+
+func userGroups(ctx context.Context, q querier, id int64) ([]roster.GroupRef, error) {
+	rows, err := q.QueryContext(ctx, `SELECT g.id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id = ? ORDER BY g.name, g.id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	groups := []roster.GroupRef{}
+	for rows.Next() {
+		var g roster.GroupRef
+		if err := rows.Scan(&g.ID, &g.Name); err != nil {
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	return groups, rows.Err()
+}
+
+var orderColumns = map[string]string{
+	"id": "u.id", "username": "u.username", "email": "u.email", "firstName": "u.first_name",
+	"lastName": "u.last_name", "dateJoined": "u.date_joined", "lastLogin": "u.last_login",
+}
+
+func orderBy(ordering string) (string, error) {
+	dir := "ASC"
+	field := ordering
+	if strings.HasPrefix(field, "-") {
+		dir, field = "DESC", field[1:]
+	}
+	if field == "" {
+		field = "id"
+	}
+	col, ok := orderColumns[field]
+	if !ok {
+		return "", roster.Errorf(roster.EINVALID, "Unknown ordering %q.", ordering)
+	}
+	if col == "u.id" {
+		return "u.id " + dir, nil
+	}
+	nulls := "" // never-logged-in users sort first ascending, last descending, on every database
+	if col == "u.last_login" {
+		nulls = map[string]string{"ASC": " NULLS FIRST", "DESC": " NULLS LAST"}[dir]
+	}
+	return col + " " + dir + nulls + ", u.id " + dir, nil
+}
+
+// FindUsers returns one page of users; the total comes from the counters
+// table, so no request rescans the users table to count.
+func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.User, int, error) {
+	order, err := orderBy(f.Ordering)
+	if err != nil {
+		return nil, 0, err
+	}
+	countSQL := "SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM counters WHERE name IN ('users_active', 'users_inactive')"
+	where, args := "", []any{}
+	if f.IsActive != nil {
+		countSQL = "SELECT value FROM counters WHERE name = 'users_inactive'"
+		if *f.IsActive {
+			countSQL = "SELECT value FROM counters WHERE name = 'users_active'"
+		}
+		where, args = " WHERE u.is_active = ?", []any{*f.IsActive}
+	}
+	// Read the count and the page in one read transaction so they agree.
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	var total int
+	if err := tx.QueryRowContext(ctx, countSQL).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Offset >= total {
+		return []*roster.User{}, total, nil
+	}
+	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
+		append(args, f.Limit, f.Offset)...)
+	return users, total, err
+}
+
+func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := []*roster.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}
+
+// SearchUsers finds users whose folded username, email, first or last name
+// contains every term. Terms of three or more characters go through the
+// trigram index (users_fts); shorter terms are checked with instr on the
+// candidates, or, when every term is short, on a scan of the users table.
+func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
+	for _, t := range s.Terms {
+		// No field holds a control character (validation rejects them). A
+		// term with one matches nothing: with U+001F, the separator of
+		// search_text, it would match across two fields, and NUL breaks
+		// the FTS5 query.
+		if strings.ContainsFunc(t, unicode.IsControl) {
+			return []*roster.User{}, 0, nil
+		}
+	}
+	from, where, args := db.d.SearchFrom(s.Terms)
+	for _, t := range s.Terms {
+		where = append(where, db.d.Strpos()+"(u.search_text, ?) > 0")
+		args = append(args, t)
+	}
+	if s.IsActive != nil {
+		where = append(where, "u.is_active = ?")
+		args = append(args, *s.IsActive)
+	}
+	body := " FROM " + from + " WHERE " + strings.Join(where, " AND ")
+
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	var total int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*)"+body, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if total == 0 || s.Offset >= total {
+		return []*roster.User{}, total, nil
+	}
+	rank, rankArgs := searchRank(s)
+	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+body+" ORDER BY "+rank+", u.id LIMIT ? OFFSET ?",
+		append(append(args, rankArgs...), s.Limit, s.Offset)...)
+	return users, total, err
+}
+
+// searchRank orders exact username/email matches of the whole query first,
+// then users where every term is a prefix of one of the four fields, then
+// the rest.
+func searchRank(s roster.UserSearch) (string, []any) {
+	args := []any{s.Query, s.Query}
+	var prefix []string
+	for _, t := range s.Terms {
+		n := strconv.Itoa(utf8.RuneCountInString(t))
+		var any []string
+		for _, col := range []string{"u.username_fold", "u.email_fold", "u.first_fold", "u.last_fold"} {
+			any = append(any, "substr("+col+", 1, "+n+") = ?")
+			args = append(args, t)
+		}
+		prefix = append(prefix, "("+strings.Join(any, " OR ")+")")
+	}
+	return "CASE WHEN u.username_fold = ? OR u.email_fold = ? THEN 0 WHEN " + strings.Join(prefix, " AND ") +
+		" THEN 1 ELSE 2 END", args
+}
+
+
+// searchText is the indexed text of a user: the four folded fields joined by
+// U+001F, which no field may contain, so no term matches across two fields.
+func searchText(u *roster.User) string {
+	return strings.Join([]string{roster.Fold(u.Username), roster.Fold(u.Email), roster.Fold(u.FirstName), roster.Fold(u.LastName)}, "\x1f")
+}
+
+// CountUsers returns the number of users.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := db.read.QueryRowContext(ctx, "SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM counters WHERE name IN ('users_active', 'users_inactive')").Scan(&n)
+	return n, err
+}
+
+// checkUnique returns ECONFLICT naming username and/or email when another
+// user holds them (case-insensitively).
+func checkUnique(ctx context.Context, q querier, id int64, u *roster.User) error {
+	fe := roster.FieldErrors{}
+	var n int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE username_fold = ? AND id <> ?", roster.Fold(u.Username), id).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		fe.Add("username", "A user with that username already exists.")
+	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE email_fold = ? AND id <> ?", roster.Fold(u.Email), id).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		fe.Add("email", "A user with that email already exists.")
+	}
+	if len(fe) > 0 {
+		return &roster.Error{Code: roster.ECONFLICT, Message: "A user with that username or email already exists.", Fields: fe}
+	}
+	return nil
+}
+
+// CreateUser stores a new user and records user.created. An actor of 0
+// means the user creates itself (the first admin, the CLI).
+func (db *DB) CreateUser(ctx context.Context, actor int64, u *roster.User, passwordHash string) error {
+	now := db.Now()
+	err := db.tx(ctx, func(tx *wtx) error {
+		if err := checkUnique(ctx, tx, 0, u); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, email, email_fold, first_name, first_fold,
+			last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Username, roster.Fold(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
+			u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
+			passwordHash, db.t(now)).Scan(&u.ID)
+		if err != nil {
+			return err
+		}
+		if actor == 0 {
+			actor = u.ID
+		}
+		err = tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserCreated,
+			Object: userObject(u), Published: now})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	u.DateJoined, u.Version, u.Groups = now.Truncate(1e3), 1, []roster.GroupRef{}
+	return nil
+}
+
+func userObject(u *roster.User) *roster.ActivityObject {
+	return &roster.ActivityObject{Type: "user", ID: strconv.FormatInt(u.ID, 10), Name: u.Username}
+}
+
+// activeAdminsExcept counts active admins other than id.
+func activeAdminsExcept(ctx context.Context, q querier, id int64) (int, error) {
+	var n int
+	err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> ?", id).Scan(&n)
+	return n, err
+}
+
+var errLastAdmin = &roster.Error{Code: roster.ECONFLICT, Message: "This change would leave no active admin."}
+
+// UpdateUser applies upd atomically and records user.updated with the names
+// of the changed fields.
+func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUpdate) (*roster.User, error) {
+	now := db.Now()
+	var updated *roster.User
+	err := db.tx(ctx, func(tx *wtx) error {
+		old, err := findUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if upd.IfVersion != 0 && upd.IfVersion != old.Version {
+			return roster.Errorf(roster.EPRECONDITION, "The user has changed since it was read (If-Match failed).")
+		}
+		n := upd.Apply(old)
+		fields := upd.ChangedFields(old)
+		if len(fields) == 0 {
+			updated = old
+			return nil
+		}
+		if err := checkUnique(ctx, tx, id, n); err != nil {
+			return err
+		}
+		if old.IsAdmin && old.IsActive && !(n.IsAdmin && n.IsActive) {
+			if c, err := activeAdminsExcept(ctx, tx, id); err != nil {
+				return err
+			} else if c == 0 {
+				return errLastAdmin
+			}
+		}
+		n.Version = old.Version + 1
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_fold = ?, email = ?, email_fold = ?,
+			first_name = ?, first_fold = ?, last_name = ?, last_fold = ?, search_text = ?, is_active = ?, is_admin = ?,
+			bio = ?, avatar_url = ?, timezone = ?, locale = ?, version = ?,
+			password_hash = coalesce(?, password_hash) WHERE id = ?`,
+			n.Username, roster.Fold(n.Username), n.Email, roster.Fold(n.Email), n.FirstName, roster.Fold(n.FirstName),
+			n.LastName, roster.Fold(n.LastName), searchText(n), n.IsActive, n.IsAdmin, n.Bio, n.AvatarURL, n.Timezone,
+			n.Locale, n.Version, upd.PasswordHash, id)
+		if err != nil {
+			return err
+		}
+		if !n.IsActive {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ?", id); err != nil {
+				return err
+			}
+		} else if upd.PasswordHash != nil {
+			// A new password ends every other session of the user.
+			if _, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE user_id = ? AND id <> ?", id, upd.KeepTokenID); err != nil {
+				return err
+			}
+		}
+		data, _ := json.Marshal(map[string][]string{"fields": fields})
+		err = tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserUpdated,
+			Object: userObject(n), Data: data, Published: now})
+		if err != nil {
+			return err
+		}
+		// Re-read: a user editing itself has just moved its own lastActiveAt.
+		updated, err = findUser(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if updated.Groups, err = userGroups(ctx, db.read, id); err != nil {
+		return nil, err
+	}
+	return updated, nil
+}
+
+// DeleteUser removes a user. Tokens, memberships and grants go with it (by
+// foreign key cascade); activities stay, with the actor id only.
+func (db *DB) DeleteUser(ctx context.Context, actor, id int64) error {
+	err := db.tx(ctx, func(tx *wtx) error {
+		old, err := findUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if old.IsAdmin && old.IsActive {
+			if c, err := activeAdminsExcept(ctx, tx, id); err != nil {
+				return err
+			} else if c == 0 {
+				return errLastAdmin
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id); err != nil {
+			return err
+		}
+		err = tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserDeleted,
+			Object: userObject(old), Published: db.Now()})
+		return err
+	})
+	return err
+}
