@@ -213,7 +213,6 @@ func searchRank(s roster.UserSearch) (string, []any) {
 		" THEN 1 ELSE 2 END", args
 }
 
-
 // searchText is the indexed text of a user: the four folded fields joined by
 // U+001F, which no field may contain, so no term matches across two fields.
 func searchText(u *roster.User) string {
