@@ -354,7 +354,8 @@ func (b *Broker) revalidate(ctx context.Context) {
 	defer b.mu.Unlock()
 	for _, subs := range b.byActor {
 		for s := range subs {
-			if !valid[s.TokenID] {
+			// A subscription registered during the check was not part of it.
+			if seen[s.TokenID] && !valid[s.TokenID] {
 				b.end(s, ErrRevoked)
 			}
 		}
