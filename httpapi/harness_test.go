@@ -44,6 +44,14 @@ func newEnv(t *testing.T) *env {
 // e.db.Now, so moving that one clock moves token expiry and login lockouts.
 func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 	t.Helper()
+	return newEnvStream(t, cfg, stream.Options{})
+}
+
+// newEnvStream is newEnvWith whose default broker (used when cfg.Broker is
+// nil) is built on the env's database with opts: small revalidation
+// intervals, queues or per-user caps for the stream tests.
+func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
 	if err != nil {
@@ -54,7 +62,7 @@ func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 	}
 	e := &env{t: t, db: db, hasher: password.NewHasher(2)}
 	if cfg.Broker == nil {
-		cfg.Broker = stream.NewBroker(db, stream.Options{})
+		cfg.Broker = stream.NewBroker(db, opts)
 	}
 	e.broker = cfg.Broker
 	if err := e.broker.Init(ctx); err != nil {

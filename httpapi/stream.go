@@ -29,21 +29,22 @@ func streamToken(r *http.Request) string {
 }
 
 // lastEventID reads the resume point: the Last-Event-ID header or the
-// lastEventId query parameter (0: no resume).
-func lastEventID(r *http.Request) (int64, error) {
+// lastEventId query parameter. ok is false without one; 0 is a resume point
+// (replay everything visible).
+func lastEventID(r *http.Request) (id int64, ok bool, err error) {
 	v := r.Header.Get("Last-Event-ID")
 	name := "Last-Event-ID"
 	if v == "" {
 		v, name = r.URL.Query().Get("lastEventId"), "lastEventId"
 	}
 	if v == "" {
-		return 0, nil
+		return 0, false, nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
+	id, err = strconv.ParseInt(v, 10, 64)
 	if err != nil || id < 0 {
-		return 0, roster.FieldError(roster.EINVALID, name, "A non-negative integer activity id is required.")
+		return 0, false, roster.FieldError(roster.EINVALID, name, "A non-negative integer activity id is required.")
 	}
-	return id, nil
+	return id, true, nil
 }
 
 // sseWriter writes Server-Sent Events with a deadline per write.
@@ -94,7 +95,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 	if f.Since != nil || f.Until != nil || f.Before != 0 {
 		return roster.Errorf(roster.EINVALID, "A stream takes only the verb and workspace filters.")
 	}
-	after, err := lastEventID(r)
+	after, resume, err := lastEventID(r)
 	if err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 	}
 
 	last := after
-	if after > 0 {
+	if resume {
 		f.ActorID, f.Ascending, f.UpTo = &actor, true, sub.Start
 		for last < sub.Start {
 			f.After, f.Page = last, roster.Page{Limit: replayPage}
