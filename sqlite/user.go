@@ -380,7 +380,11 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 		data, _ := json.Marshal(map[string][]string{"fields": fields})
 		lastID, err = insertActivity(ctx, tx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserUpdated,
 			Object: userObject(n), Data: data, Published: now})
-		updated = n
+		if err != nil {
+			return err
+		}
+		// Re-read: a user editing itself has just moved its own lastActiveAt.
+		updated, err = findUser(ctx, tx, id)
 		return err
 	})
 	if err != nil {
