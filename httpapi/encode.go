@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rosterhq/roster"
 )
@@ -71,6 +72,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, allowed, ignored []strin
 		}
 		return nil, roster.Errorf(roster.EINVALID, "The request body could not be read.")
 	}
+	if !utf8.Valid(data) { // encoding/json would silently turn bad bytes into U+FFFD
+		return nil, roster.Errorf(roster.EINVALID, "The request body is not valid JSON.")
+	}
 	b := &body{errors: roster.FieldErrors{}}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&b.raw); err != nil || b.raw == nil {
@@ -80,7 +84,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, allowed, ignored []strin
 		}
 		return nil, roster.Errorf(roster.EINVALID, "The request body is not valid JSON.")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF { // dec.More misses a trailing "]" or "}"
 		return nil, roster.Errorf(roster.EINVALID, "The request body must hold exactly one JSON object.")
 	}
 	known := map[string]bool{}
