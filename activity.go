@@ -3,8 +3,8 @@ package roster
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"regexp"
+	"strings"
 	"time"
 )
 

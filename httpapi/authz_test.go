@@ -1401,8 +1401,6 @@ func TestDeletedActorStaysInWorkspaceFeed(t *testing.T) {
 // sees from then on only what a non-admin may see, on the stream as on
 // every other read.
 func TestVisibilityAfterDemotion(t *testing.T) {
-	t.Skip("known leak: stream.Broker keeps Subscription.ViewerAdmin from subscribe time, so a demoted admin's open stream " +
-		"still gets every activity; needs a fix in stream/broker.go (re-read admin status per batch or on revalidate)")
 	w := azSetup(t)
 	boss := w.env(t).createUser("boss", true, "")
 	w.m.live[boss.ID], w.m.admins[boss.ID] = true, true

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +52,7 @@ func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t)
 	e := &env{t: t, db: db, hasher: password.NewHasher(2)}
 	if cfg.Broker == nil {
 		cfg.Broker = stream.NewBroker(db, opts)
@@ -68,7 +61,7 @@ func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	if err := e.broker.Init(ctx); err != nil {
 		t.Fatal(err)
 	}
-	db.OnPublish = func(int64) { e.broker.Notify() }
+	db.OnPublish(func(int64) { e.broker.Notify() })
 	brokerCtx, stopBroker := context.WithCancel(ctx)
 	brokerDone := make(chan struct{})
 	go func() {

@@ -44,13 +44,13 @@ type Config struct {
 
 // Server is the HTTP API.
 type Server struct {
-	store    Store
-	hasher   *password.Hasher
-	log      *slog.Logger
-	registry *prometheus.Registry
-	metrics  *metrics
-	now      func() time.Time
-	tokenTTL time.Duration
+	store     Store
+	hasher    *password.Hasher
+	log       *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *metrics
+	now       func() time.Time
+	tokenTTL  time.Duration
 	handler   http.Handler
 	patterns  []string
 	broker    *stream.Broker

@@ -1,6 +1,7 @@
-// Package sqlite is Roster's embedded store: one SQLite file in WAL mode,
-// one writer connection (so writers queue in Go instead of failing with
-// "database is locked") and a pool of readers.
+// Package sqlite is Roster's embedded store: sqlstore's SQL on one SQLite
+// file in WAL mode, with one writer connection (writers queue in Go instead
+// of failing with "database is locked"), a pool of readers, and an FTS5
+// trigram index for search.
 package sqlite
 
 import (
@@ -9,66 +10,54 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlstore"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
-var migrationFS embed.FS
+var migrations embed.FS
 
-// DB is an open Roster database.
-type DB struct {
-	path  string
-	write *sql.DB // exactly one connection
-	read  *sql.DB
-
-	// Now returns the current time; tests may replace it.
-	Now func() time.Time
-	// OnPublish, when set, is called after each commit that made activities
-	// visible, with the largest new activity id.
-	OnPublish func(lastID int64)
-}
+// DB is the store type: the shared SQL store on SQLite.
+type DB = sqlstore.DB
 
 // Open opens (creating if needed) the database file at path. It does not migrate.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty path")
 	}
-	db := &DB{path: path, Now: func() time.Time { return time.Now().UTC() }}
-	var err error
-	if db.write, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
 		return nil, err
 	}
-	db.write.SetMaxOpenConns(1)
-	db.write.SetMaxIdleConns(1)
-	db.write.SetConnMaxIdleTime(0)
-	db.write.SetConnMaxLifetime(0)
-	if err := db.write.PingContext(ctx); err != nil {
-		db.write.Close()
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	// journal_mode=WAL persists in the file; set it once on the writer.
-	if _, err := db.write.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
-		db.write.Close()
+	if _, err := write.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
+		write.Close()
 		return nil, fmt.Errorf("sqlite: enable WAL on %s: %w", path, err)
 	}
-	if db.read, err = sql.Open("sqlite", dsn(path, true)); err != nil {
-		db.write.Close()
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
 		return nil, err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
-	db.read.SetMaxOpenConns(n)
-	db.read.SetMaxIdleConns(n)
-	return db, nil
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return sqlstore.New(write, read, dialect{}), nil
 }
 
 // dsn builds a modernc.org/sqlite connection string. Every pooled connection
@@ -90,79 +79,49 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close closes both pools.
-func (db *DB) Close() error {
-	return errors.Join(db.read.Close(), db.write.Close())
+// dialect is SQLite's side of sqlstore.
+type dialect struct{}
+
+func (dialect) Name() string                                    { return "sqlite" }
+func (dialect) Migrations() (embed.FS, string)                  { return migrations, "migrations" }
+func (dialect) Rebind(q string) string                          { return q }
+func (dialect) Time(t time.Time) any                            { return t.UTC().UnixMicro() }
+func (dialect) Strpos() string                                  { return "instr" }
+func (dialect) BeginWrite(context.Context, *sql.Tx) error       { return nil } // one writer connection already serializes
+func (dialect) Published(context.Context, *sql.Tx, int64) error { return nil }
+
+// SearchFrom narrows a search through the FTS5 trigram index: every trigram
+// of every term of three or more characters must be present (detail=none
+// keeps the index small; the caller re-checks each term with instr). With
+// only shorter terms there is no index path and the users table is scanned.
+func (dialect) SearchFrom(terms []string) (string, []string, []any) {
+	if match := trigramMatch(terms); match != "" {
+		return "users u JOIN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) f ON f.rowid = u.id", nil, []any{match}
+	}
+	return "users u", nil, nil
 }
 
-// Ping checks that the database answers.
-func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	return db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-}
-
-// Migrate applies every embedded migration that the database has not seen,
-// each in its own transaction, and records its version.
-func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("sqlite: migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: bad version", base)
-		}
-		err = db.tx(ctx, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", v).Scan(&n); err != nil || n > 0 {
-				return err
+// trigramMatch returns an FTS5 query that ANDs every trigram of every term of
+// three or more characters, or "" when no term is that long.
+func trigramMatch(terms []string) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, t := range terms {
+		r := []rune(t)
+		for i := 0; i+3 <= len(r); i++ {
+			g := string(r[i : i+3])
+			if seen[g] {
+				continue
 			}
-			body, err := migrationFS.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("apply: %w", err)
-			}
-			_, err = tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)", v, base, db.Now().UnixMicro())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+			seen[g] = true
+			parts = append(parts, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
 		}
 	}
-	return nil
+	return strings.Join(parts, " AND ")
 }
 
-// tx runs fn in a write transaction on the single writer connection.
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return mapErr(err)
-	}
-	return mapErr(tx.Commit())
-}
-
-// mapErr turns driver errors into roster errors by their result codes.
-func mapErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var re *roster.Error
-	if errors.As(err, &re) {
-		return err
-	}
+// MapErr maps SQLite result codes to roster errors.
+func (dialect) MapErr(err error) error {
 	var se *sqlite3.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
@@ -173,16 +132,4 @@ func mapErr(err error) error {
 		}
 	}
 	return err
-}
-
-func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
-
-func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func fromNullMicros(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMicros(v.Int64)
-	return &t
 }

@@ -192,6 +192,31 @@ func (db *DB) ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*r
 	return list, rows.Err()
 }
 
+// AdminsAmong returns which of the users are active admins.
+func (db *DB) AdminsAmong(ctx context.Context, userIDs []int64) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(userIDs))
+	for i, id := range userIDs {
+		args[i] = id
+	}
+	rows, err := db.read.QueryContext(ctx, "SELECT id FROM users WHERE is_admin AND is_active AND id IN ("+inClause(len(userIDs))+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 // AccessibleAmong returns which of the workspaces viewer can access.
 func (db *DB) AccessibleAmong(ctx context.Context, viewerID int64, workspaceIDs []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}

@@ -28,6 +28,8 @@ type Source interface {
 	AccessibleAmong(ctx context.Context, viewerID int64, workspaceIDs []int64) (map[int64]bool, error)
 	// ValidTokens returns which tokens still authenticate an active user.
 	ValidTokens(ctx context.Context, tokenIDs []int64) (map[int64]bool, error)
+	// AdminsAmong returns which of the users are active admins.
+	AdminsAmong(ctx context.Context, userIDs []int64) (map[int64]bool, error)
 }
 
 // Reasons a subscription ends.
@@ -40,7 +42,8 @@ var (
 
 // Options tune a Broker.
 type Options struct {
-	// QueueSize bounds the undelivered events of one subscriber (default 64).
+	// QueueSize bounds the undelivered events of one subscriber (default
+	// 256: about 2 KiB of pointers, room for a burst without dropping).
 	QueueSize int
 	// PollInterval is how often the broker looks for activities without
 	// being woken (default 1s).
@@ -104,7 +107,7 @@ func (s *Subscription) Err() error {
 // NewBroker returns a broker reading from src. Call Run to start it.
 func NewBroker(src Source, opts Options) *Broker {
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 64
+		opts.QueueSize = 256
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
@@ -278,6 +281,31 @@ func (b *Broker) dispatch(ctx context.Context) error {
 
 // deliver hands a batch to matching subscribers; b.mu held.
 func (b *Broker) deliver(ctx context.Context, batch []*roster.Activity) error {
+	// Admin rights are re-read for every batch: a demoted admin's open
+	// stream filters as a plain user from the next activity on.
+	var adminViewers []int64
+	seenAdmin := map[int64]bool{}
+	for _, a := range batch {
+		for s := range b.byActor[a.ActorID] {
+			if s.ViewerAdmin && !seenAdmin[s.ViewerID] {
+				seenAdmin[s.ViewerID] = true
+				adminViewers = append(adminViewers, s.ViewerID)
+			}
+		}
+	}
+	if len(adminViewers) > 0 {
+		still, err := b.src.AdminsAmong(ctx, adminViewers)
+		if err != nil {
+			return err
+		}
+		for _, a := range batch {
+			for s := range b.byActor[a.ActorID] {
+				if s.ViewerAdmin && !still[s.ViewerID] {
+					s.ViewerAdmin = false
+				}
+			}
+		}
+	}
 	// Which workspaces each non-admin, non-actor viewer may see, asked once
 	// per viewer per batch, so access changes apply at once.
 	need := map[int64]map[int64]bool{} // viewer -> workspace ids seen in batch
@@ -355,7 +383,10 @@ func (b *Broker) revalidate(ctx context.Context) {
 	for _, subs := range b.byActor {
 		for s := range subs {
 			// A subscription registered during the check was not part of it.
-			if seen[s.TokenID] && !valid[s.TokenID] {
+			if !seen[s.TokenID] {
+				continue
+			}
+			if !valid[s.TokenID] {
 				b.end(s, ErrRevoked)
 			}
 		}

@@ -72,7 +72,7 @@ func newFixture(tb testing.TB, opts stream.Options, src func(*sqlite.DB) stream.
 	if err := f.broker.Init(f.ctx); err != nil {
 		tb.Fatal(err)
 	}
-	f.db.OnPublish = func(int64) { f.broker.Notify() }
+	f.db.OnPublish(func(int64) { f.broker.Notify() })
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan struct{})
 	go func() {

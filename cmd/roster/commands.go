@@ -18,7 +18,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL, 0)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 			return err
 		}
 	}
-	db, err := openStore(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL, 0)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func runTokenCreate(ctx context.Context, args []string, getenv func(string) stri
 	if *ttl <= 0 {
 		return usagef("token create: --ttl must be positive")
 	}
-	db, err := openStore(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL, 0)
 	if err != nil {
 		return err
 	}

@@ -5,9 +5,13 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/sqlstore"
 )
 
 // newFlags returns a flag set that reports errors in one line and takes
@@ -35,6 +39,20 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// envInt reads an integer environment variable; a malformed one gives -1,
+// which the caller's range check reports.
+func envInt(getenv func(string) string, key string, def int) int {
+	v := getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {
 		return v
@@ -42,13 +60,59 @@ func envOr(getenv func(string) string, key, def string) string {
 	return def
 }
 
-// openStore opens and migrates the database named by a --db value.
-func openStore(ctx context.Context, dbURL string) (*sqlite.DB, error) {
-	path, err := sqlitePath(dbURL)
+// storeKind is what a --db value names.
+type storeKind int
+
+const (
+	kindSQLite storeKind = iota
+	kindPostgres
+)
+
+// parseDB reads a --db value: a file path, sqlite:PATH, or a postgres:// URL.
+func parseDB(dbURL string) (storeKind, string, error) {
+	switch {
+	case dbURL == "":
+		return 0, "", usagef("--db is empty")
+	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
+		return kindPostgres, dbURL, nil
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		p := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
+		if p == "" {
+			return 0, "", usagef("--db: sqlite: needs a path")
+		}
+		return kindSQLite, p, nil
+	case strings.Contains(dbURL, "://"):
+		return 0, "", usagef("--db: unsupported database URL scheme in %q (use a file path, sqlite:PATH or postgres://...)", redactURL(dbURL))
+	}
+	return kindSQLite, dbURL, nil
+}
+
+// redactURL hides a password in a database URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// openStore opens and migrates the database named by a --db value; pool
+// sizes the PostgreSQL connection pool (0: the default).
+func openStore(ctx context.Context, dbURL string, pool int) (*sqlstore.DB, error) {
+	kind, target, err := parseDB(dbURL)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(ctx, path)
+	var db *sqlstore.DB
+	switch kind {
+	case kindPostgres:
+		db, err = postgres.Open(ctx, target, postgres.Options{MaxConns: pool})
+	default:
+		db, err = sqlite.Open(ctx, target)
+	}
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -57,22 +121,4 @@ func openStore(ctx context.Context, dbURL string) (*sqlite.DB, error) {
 		return nil, usageError{err}
 	}
 	return db, nil
-}
-
-func sqlitePath(dbURL string) (string, error) {
-	switch {
-	case dbURL == "":
-		return "", usagef("--db is empty")
-	case strings.HasPrefix(dbURL, "postgres://"), strings.HasPrefix(dbURL, "postgresql://"):
-		return "", usagef("--db: PostgreSQL is not supported by this build yet; use a SQLite path")
-	case strings.HasPrefix(dbURL, "sqlite:"):
-		p := strings.TrimPrefix(strings.TrimPrefix(dbURL, "sqlite:"), "//")
-		if p == "" {
-			return "", usagef("--db: sqlite: needs a path")
-		}
-		return p, nil
-	case strings.Contains(dbURL, "://"):
-		return "", usagef("--db: unsupported database URL scheme in %q", dbURL)
-	}
-	return dbURL, nil
 }

@@ -53,8 +53,9 @@ func oneLine(s string) string {
 const usage = `usage: roster <command> [flags]
 
 commands:
-  serve         run the HTTP server (--addr, --db)
+  serve         run the HTTP server (--addr, --db, --db-pool)
   migrate       apply database migrations (--db)
+  migrate-data  copy a SQLite database into PostgreSQL, keeping ids (--from, --to, --truncate)
   user create   create a user (--username, --email, --first, --last, --admin, --password-stdin)
   token create  print a new API token for a user (--username, --ttl)
 
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runServe(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], getenv, stdout)
+	case "migrate-data":
+		return runMigrateData(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		if len(args) > 1 && args[1] == "create" {
 			return runUserCreate(ctx, args[2:], getenv, stdin, stdout)

@@ -11,13 +11,14 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/password"
-	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/postgres"
+	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
 )
 
@@ -28,21 +29,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs, dbURL := newFlags("serve", getenv)
 	addr := fs.String("addr", envOr(getenv, "ROSTER_ADDR", ":8080"), "listen address")
 	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
-	hashers := fs.Int("hash-concurrency", runtime.NumCPU(), "password hashes computed at once (19 MiB each)")
+	hashers := fs.Int("hash-concurrency", envInt(getenv, "ROSTER_HASH_CONCURRENCY", runtime.NumCPU()), "password hashes computed at once (19 MiB each)")
+	pool := fs.Int("db-pool", envInt(getenv, "ROSTER_DB_POOL", 10), "PostgreSQL connections per instance")
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if v := getenv("ROSTER_HASH_CONCURRENCY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return usagef("ROSTER_HASH_CONCURRENCY must be a positive integer")
-		}
-		*hashers = n
-	}
 	if *hashers < 1 {
-		return usagef("--hash-concurrency must be at least 1")
+		return usagef("--hash-concurrency (ROSTER_HASH_CONCURRENCY) must be a positive integer")
+	}
+	if *pool < 1 {
+		return usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -55,7 +53,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := slog.New(handler)
 
-	db, err := openStore(ctx, *dbURL)
+	db, err := openStore(ctx, *dbURL, *pool)
 	if err != nil {
 		return err
 	}
@@ -75,18 +73,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := broker.Init(ctx); err != nil {
 		return fmt.Errorf("stream broker: %w", err)
 	}
-	db.OnPublish = func(int64) { broker.Notify() }
+	db.OnPublish(func(int64) { broker.Notify() })
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
-	brokerDone := make(chan error, 1)
-	go func() { brokerDone <- broker.Run(brokerCtx) }()
+	var workers sync.WaitGroup
+	workers.Go(func() {
+		if err := broker.Run(brokerCtx); err != nil {
+			log.Error("stream broker stopped", "error", err.Error())
+		}
+	})
+	if kind, target, _ := parseDB(*dbURL); kind == kindPostgres {
+		// Activities written through other instances wake this broker too.
+		workers.Go(func() { _ = postgres.Listen(brokerCtx, target, broker.Notify) })
+	}
 	defer func() {
 		stopBroker()
-		<-brokerDone
+		workers.Wait()
 	}()
 
 	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker})
 	srv := httpapi.NewHTTPServer(*addr, api, log)
-	log.Info("roster listening", "addr", ln.Addr().String(), "db", *dbURL)
+	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -112,7 +118,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // bootstrapAdmin creates the admin "admin" on first start (no users yet)
 // with ROSTER_ADMIN_PASSWORD or a random password, printed once.
-func bootstrapAdmin(ctx context.Context, db *sqlite.DB, hasher *password.Hasher, getenv func(string) string, stdout io.Writer) error {
+func bootstrapAdmin(ctx context.Context, db *sqlstore.DB, hasher *password.Hasher, getenv func(string) string, stdout io.Writer) error {
 	n, err := db.CountUsers(ctx)
 	if err != nil || n > 0 {
 		return err
@@ -130,7 +136,9 @@ func bootstrapAdmin(ctx context.Context, db *sqlite.DB, hasher *password.Hasher,
 		return err
 	}
 	u := &roster.User{Username: "admin", Email: "admin@roster.invalid", IsActive: true, IsAdmin: true, Timezone: "UTC", Locale: "en"}
-	if err := db.CreateUser(ctx, 0, u, hash); err != nil {
+	if err := db.CreateUser(ctx, 0, u, hash); roster.ErrorCode(err) == roster.ECONFLICT {
+		return nil // another instance sharing the database created it first
+	} else if err != nil {
 		return fmt.Errorf("create admin: %w", err)
 	}
 	fmt.Fprintf(stdout, "Created the admin user \"admin\" with password: %s\n", pw)

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rosterhq/roster/postgres"
+)
+
+// runMigrateData copies a SQLite database into PostgreSQL, keeping ids.
+func runMigrateData(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, _ := newFlags("migrate-data", getenv)
+	from := fs.String("from", "", "the SQLite database to copy (a path or sqlite:PATH)")
+	to := fs.String("to", "", "the PostgreSQL database to fill (postgres://...)")
+	truncate := fs.Bool("truncate", false, "empty a non-empty target first (without it such a target is refused)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return usagef("migrate-data: --from and --to are required")
+	}
+	if kind, _, err := parseDB(*from); err != nil {
+		return err
+	} else if kind != kindSQLite {
+		return usagef("migrate-data: --from must be a SQLite database")
+	}
+	if kind, _, err := parseDB(*to); err != nil {
+		return err
+	} else if kind != kindPostgres {
+		return usagef("migrate-data: --to must be a postgres:// URL")
+	}
+	src, err := openStore(ctx, *from, 0)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := openStore(ctx, *to, 4)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	start := time.Now()
+	if err := postgres.CopyFromSQLite(ctx, src.ReadDB(), dst.WriteDB(), postgres.CopyOptions{Truncate: *truncate, Progress: stderr}); err != nil {
+		return fmt.Errorf("migrate-data: %w", err)
+	}
+	fmt.Fprintf(stdout, "copied %s to %s in %s; row counts verified\n", *from, redactURL(*to), time.Since(start).Round(time.Millisecond))
+	return nil
+}
