@@ -60,7 +60,6 @@ type DB struct {
 
 	mu        sync.Mutex
 	onPublish func(lastID int64)
-	rebinds   sync.Map // query -> rebound query
 }
 
 // New returns a store on write (the connection(s) used for writes) and read.
@@ -105,21 +104,20 @@ func (db *DB) WriteDB() *sql.DB { return db.write }
 // ReadDB returns the read pool.
 func (db *DB) ReadDB() *sql.DB { return db.readPool }
 
-// q rebinds a query for the dialect, caching the result.
-func (db *DB) q(query string) string {
-	if v, ok := db.rebinds.Load(query); ok {
-		return v.(string)
-	}
-	r := db.d.Rebind(query)
-	db.rebinds.Store(query, r)
-	return r
-}
+// q rebinds a query for the dialect (a linear scan; queries are built
+// with varying IN lists and search terms, so they are not cached).
+func (db *DB) q(query string) string { return db.d.Rebind(query) }
 
 // Migrate applies every embedded migration the database has not seen, each
 // in its own write transaction, and records its version.
 func (db *DB) Migrate(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+	// Inside a write transaction: on PostgreSQL its lock keeps instances
+	// that start together from creating the table twice.
+	if err := db.tx(ctx, func(tx *wtx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
 		return fmt.Errorf("%s: migrations table: %w", db.d.Name(), err)
 	}
 	files, dir := db.d.Migrations()
