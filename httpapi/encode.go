@@ -122,8 +122,9 @@ func (b *body) require(names ...string) {
 	}
 }
 
-// str returns the string field name, or nil when absent or invalid.
-func (b *body) str(name string) *string {
+// field decodes the field name as a T, or returns nil when it is absent;
+// null or a wrong type records badType (or the null message) for it.
+func field[T any](b *body, name, badType string) *T {
 	raw, ok := b.raw[name]
 	if !ok {
 		return nil
@@ -132,48 +133,23 @@ func (b *body) str(name string) *string {
 		b.errors.Add(name, roster.MsgNull)
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		b.errors.Add(name, "Not a valid string.")
-		return nil
-	}
-	return &s
-}
-
-// boolean returns the boolean field name, or nil when absent or invalid.
-func (b *body) boolean(name string) *bool {
-	raw, ok := b.raw[name]
-	if !ok {
-		return nil
-	}
-	if string(raw) == "null" {
-		b.errors.Add(name, roster.MsgNull)
-		return nil
-	}
-	var v bool
+	var v T
 	if err := json.Unmarshal(raw, &v); err != nil {
-		b.errors.Add(name, "Must be a valid boolean.")
+		b.errors.Add(name, badType)
 		return nil
 	}
 	return &v
 }
+
+// str returns the string field name, or nil when absent or invalid.
+func (b *body) str(name string) *string { return field[string](b, name, "Not a valid string.") }
+
+// boolean returns the boolean field name, or nil when absent or invalid.
+func (b *body) boolean(name string) *bool { return field[bool](b, name, "Must be a valid boolean.") }
 
 // integer returns the integer field name, or nil when absent or invalid.
 func (b *body) integer(name string) *int64 {
-	raw, ok := b.raw[name]
-	if !ok {
-		return nil
-	}
-	if string(raw) == "null" {
-		b.errors.Add(name, roster.MsgNull)
-		return nil
-	}
-	var v int64
-	if err := json.Unmarshal(raw, &v); err != nil {
-		b.errors.Add(name, "A valid integer is required.")
-		return nil
-	}
-	return &v
+	return field[int64](b, name, "A valid integer is required.")
 }
 
 // err returns the collected field errors.

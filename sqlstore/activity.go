@@ -194,83 +194,52 @@ func (db *DB) ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*r
 
 // AdminsAmong returns which of the users are active admins.
 func (db *DB) AdminsAmong(ctx context.Context, userIDs []int64) (map[int64]bool, error) {
-	out := map[int64]bool{}
-	if len(userIDs) == 0 {
-		return out, nil
-	}
-	args := make([]any, len(userIDs))
-	for i, id := range userIDs {
-		args[i] = id
-	}
-	rows, err := db.read.QueryContext(ctx, "SELECT id FROM users WHERE is_admin AND is_active AND id IN ("+inClause(len(userIDs))+")", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
+	return db.idSet(ctx, "SELECT id FROM users WHERE is_admin AND is_active AND id IN", nil, userIDs)
 }
 
 // AccessibleAmong returns which of the workspaces viewer can access.
 func (db *DB) AccessibleAmong(ctx context.Context, viewerID int64, workspaceIDs []int64) (map[int64]bool, error) {
+	return db.idSet(ctx, "SELECT workspace_id FROM ("+accessibleSQL+") acc WHERE workspace_id IN", []any{viewerID, viewerID}, workspaceIDs)
+}
+
+// ValidTokens returns which of the token ids still authenticate an active user.
+func (db *DB) ValidTokens(ctx context.Context, tokenIDs []int64) (map[int64]bool, error) {
+	return db.idSet(ctx, `SELECT t.id FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.expires_at > ? AND u.is_active AND t.id IN`, []any{db.t(db.Now())}, tokenIDs)
+}
+
+// idSet runs prefix + " (ids...)" in chunks of at most 500 ids and returns
+// the set of ids the query selects.
+func (db *DB) idSet(ctx context.Context, prefix string, args []any, ids []int64) (map[int64]bool, error) {
 	out := map[int64]bool{}
-	if len(workspaceIDs) == 0 {
-		return out, nil
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		a := append([]any{}, args...)
+		for _, id := range chunk {
+			a = append(a, id)
+		}
+		if err := db.scanIDs(ctx, prefix+" ("+inClause(len(chunk))+")", a, out); err != nil {
+			return nil, err
+		}
 	}
-	args := []any{viewerID, viewerID}
-	for _, id := range workspaceIDs {
-		args = append(args, id)
-	}
-	rows, err := db.read.QueryContext(ctx, "SELECT workspace_id FROM ("+accessibleSQL+") acc WHERE workspace_id IN ("+inClause(len(workspaceIDs))+")", args...)
+	return out, nil
+}
+
+func (db *DB) scanIDs(ctx context.Context, query string, args []any, out map[int64]bool) error {
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		out[id] = true
 	}
-	return out, rows.Err()
-}
-
-// ValidTokens returns which of the token ids still authenticate an active user.
-func (db *DB) ValidTokens(ctx context.Context, tokenIDs []int64) (map[int64]bool, error) {
-	out := map[int64]bool{}
-	for len(tokenIDs) > 0 {
-		chunk := tokenIDs[:min(len(tokenIDs), 500)]
-		tokenIDs = tokenIDs[len(chunk):]
-		args := []any{db.t(db.Now())}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := db.read.QueryContext(ctx, `SELECT t.id FROM tokens t JOIN users u ON u.id = t.user_id
-			WHERE t.expires_at > ? AND u.is_active AND t.id IN (`+inClause(len(chunk))+")", args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return rows.Err()
 }
 
 // FindActiveWorkspaces lists the workspaces the actor can access and acted in
