@@ -80,6 +80,16 @@ func newOpenAPIServer(t *testing.T) *httpapi.Server {
 	return httpapi.NewServer(httpapi.Config{Store: db})
 }
 
+// outsideAPI reports whether a registered route lies outside the documented
+// API, so that the document need not describe it: only the admin console's
+// static files under /admin/ (a web app served by the same binary, not an
+// API operation). Every other route, every /api/v3 route above all, must be
+// documented.
+func outsideAPI(pattern string) bool {
+	_, path, _ := strings.Cut(pattern, " ")
+	return strings.HasPrefix(path, "/admin/")
+}
+
 // TestOpenAPIDescribesEveryRoute holds the document and the router to each
 // other: every registered route is documented and every documented
 // operation is registered.
@@ -90,7 +100,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 
 	registered := map[string]bool{}
 	for _, pattern := range srv.Routes() {
-		registered[pattern] = true
+		if !outsideAPI(pattern) {
+			registered[pattern] = true
+		}
 	}
 	var undocumented, unregistered []string
 	for pattern := range registered {

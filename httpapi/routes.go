@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rosterhq/roster/console"
 )
 
 // routes registers every route of the API. Each is wrapped by instrument
@@ -18,6 +19,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("GET /readyz", s.handle(s.handleReadyz))
 	handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	handle("GET /api/v3/openapi.json", s.handle(s.handleOpenAPI))
+	handle("GET /api/v3/docs", console.Docs())
+	handle("GET /admin/", console.Handler("/admin/"))
 
 	handle("POST /api/v3/auth/token", s.handle(s.handleLogin))
 	handle("DELETE /api/v3/auth/token", s.authed(s.handleLogout))

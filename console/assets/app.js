@@ -1,0 +1,817 @@
+// Roster admin console: a small single-page app over the /api/v3 JSON API.
+// No framework and no build step. Views are functions of the hash route
+// (#/users, #/users/7, ...) that build DOM nodes with h(); everything the
+// server sends is inserted as text, never as HTML.
+"use strict";
+
+const API = new URL("../api/v3/", document.baseURI).pathname;
+const TOKEN_KEY = "roster.token";
+const ROLES = ["viewer", "member", "admin"];
+const PAGE_SIZE = 20;
+
+const state = { me: null, cleanup: [] };
+
+// ---- DOM helpers ---------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  let value;
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "value" && tag !== "option" && tag !== "button") value = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k in el && typeof v !== "string") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  append(el, children);
+  if (value !== undefined) el.value = value;
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+// fill replaces the children of el, skipping null, false and undefined
+// (which replaceChildren would turn into text).
+function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+function $(sel, root) { return (root || document).querySelector(sel); }
+
+function setStatus(msg, kind) {
+  const s = $("#status");
+  s.textContent = msg || "";
+  s.className = "status" + (kind ? " " + kind : "");
+}
+
+function fmtTime(s) {
+  if (!s) return "—";
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toLocaleString();
+}
+
+function fullName(u) { return [u.firstName, u.lastName].filter(Boolean).join(" "); }
+
+function debounce(fn, ms) {
+  let t;
+  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+}
+
+// ---- API -----------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && problem.detail) || "Request failed (" + status + ").");
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+async function api(method, path, body, headers) {
+  const opts = { method, headers: Object.assign({ Accept: "application/json" }, headers) };
+  const tok = token();
+  if (tok) opts.headers.Authorization = "Bearer " + tok;
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(API + path, opts);
+  } catch (e) {
+    throw new ApiError(0, { detail: "The server cannot be reached." });
+  }
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+  }
+  if (!res.ok) {
+    if (res.status === 401 && tok && path !== "auth/token") {
+      sessionStorage.removeItem(TOKEN_KEY);
+      state.me = null;
+      setTimeout(() => route("Your session has ended; sign in again."), 0);
+    }
+    throw new ApiError(res.status, data);
+  }
+  return { data, etag: res.headers.get("ETag") };
+}
+
+function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== "" && v !== null && v !== undefined) p.set(k, v);
+  const s = p.toString();
+  return s ? "?" + s : "";
+}
+
+// fail shows an error in the status region (never on the browser console).
+function fail(err) {
+  if (err instanceof ApiError && err.status === 401 && !token()) return;
+  setStatus(err.message || String(err), "error");
+}
+
+// Field errors from a problem+json answer, shown next to their inputs.
+function showFieldErrors(form, err) {
+  for (const el of form.querySelectorAll(".field-error")) el.textContent = "";
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  const errors = (err && err.problem && err.problem.errors) || {};
+  let first = null;
+  const rest = [];
+  for (const [field, msgs] of Object.entries(errors)) {
+    const input = form.elements[field];
+    const slot = form.querySelector("#err-" + field);
+    const text = [].concat(msgs).join(" ");
+    if (input && slot) {
+      slot.textContent = text;
+      input.setAttribute("aria-invalid", "true");
+      first = first || input;
+    } else {
+      rest.push(field + ": " + text);
+    }
+  }
+  if (first) first.focus();
+  return rest;
+}
+
+function field(name, label, attrs, hint) {
+  const id = "f-" + name;
+  const input = attrs && attrs.tag === "textarea"
+    ? h("textarea", Object.assign({ id, name, "aria-describedby": "err-" + name }, attrs, { tag: null }))
+    : attrs && attrs.tag === "select"
+      ? h("select", { id, name, "aria-describedby": "err-" + name }, attrs.options)
+      : h("input", Object.assign({ id, name, type: "text", "aria-describedby": "err-" + name }, attrs));
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    input,
+    hint ? h("p", { class: "hint" }, hint) : null,
+    h("p", { class: "field-error", id: "err-" + name }));
+}
+
+function roleSelect(value, attrs) {
+  return h("select", attrs, ROLES.map((r) => h("option", { value: r, selected: r === value }, r)));
+}
+
+// pager renders Previous/Next for a DRF page and calls go(page).
+function pager(page, data, go, label) {
+  const pages = Math.max(1, Math.ceil(data.count / PAGE_SIZE));
+  return h("nav", { class: "pager", "aria-label": label || "Pages" },
+    h("button", { type: "button", class: "secondary", disabled: !data.previous, onclick: () => go(page - 1) }, "← Previous"),
+    h("span", {}, `Page ${page} of ${pages} · ${data.count} ${data.count === 1 ? "result" : "results"}`),
+    h("button", { type: "button", class: "secondary", disabled: !data.next, onclick: () => go(page + 1) }, "Next →"));
+}
+
+function table(headers, rows, attrs) {
+  return h("div", { class: "table-wrap" },
+    h("table", attrs || {},
+      h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows)));
+}
+
+function emptyRow(cols, text) {
+  return h("tr", {}, h("td", { colspan: cols, class: "empty" }, text));
+}
+
+// findUserByUsername resolves a typed username (or email) to a user.
+async function findUserByUsername(name) {
+  name = name.trim();
+  if (!name) return null;
+  const { data } = await api("GET", "users/search" + qs({ q: name, page_size: 10 }));
+  const lower = name.toLowerCase();
+  return data.results.find((u) => u.username.toLowerCase() === lower || u.email.toLowerCase() === lower) || null;
+}
+
+// userPicker is a text input that suggests usernames as one types.
+function userPicker(id, label) {
+  const list = h("datalist", { id: id + "-list" });
+  const input = h("input", { id, name: "username", type: "text", autocomplete: "off", list: id + "-list", required: true });
+  const suggest = debounce(async () => {
+    const q = input.value.trim();
+    if (!q) return;
+    try {
+      const { data } = await api("GET", "users/search" + qs({ q, page_size: 8 }));
+      fill(list, ...data.results.map((u) => h("option", { value: u.username }, fullName(u) || u.email)));
+    } catch (e) { /* suggestions are best effort */ }
+  }, 250);
+  input.addEventListener("input", suggest);
+  return h("div", { class: "field" }, h("label", { for: id }, label), input, list);
+}
+
+// ---- sign in and out -----------------------------------------------------
+
+function viewSignIn(message) {
+  $("#nav").hidden = true;
+  $("#whoami").hidden = true;
+  const form = h("form", { class: "card narrow", id: "signin-form", novalidate: true },
+    h("h1", { tabindex: "-1" }, "Sign in"),
+    message ? h("p", { class: "notice" }, message) : null,
+    field("username", "Username or email", { autocomplete: "username", required: true, autocapitalize: "none" }),
+    field("password", "Password", { type: "password", autocomplete: "current-password", required: true }),
+    h("p", { class: "form-error", id: "signin-error", role: "alert" }),
+    h("button", { type: "submit" }, "Sign in"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    $("#signin-error").textContent = "";
+    try {
+      const { data } = await api("POST", "auth/token", {
+        username: form.elements.username.value, password: form.elements.password.value,
+      });
+      sessionStorage.setItem(TOKEN_KEY, data.token);
+      state.me = data.user;
+      if (!location.hash || location.hash === "#/") location.hash = "#/users"; // routes on hashchange
+      else route();
+    } catch (err) {
+      const rest = showFieldErrors(form, err);
+      $("#signin-error").textContent = rest.length ? rest.join(" ") : err.message;
+      btn.disabled = false;
+    }
+  });
+  return form;
+}
+
+async function signOut() {
+  try { await api("DELETE", "auth/token"); } catch (e) { /* the token may be dead already */ }
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.me = null;
+  location.hash = "#/users";
+  route("You are signed out.");
+}
+
+// ---- users ---------------------------------------------------------------
+
+const ORDERINGS = [
+  ["id", "ID"], ["username", "Username"], ["email", "Email"], ["firstName", "First name"],
+  ["lastName", "Last name"], ["dateJoined", "Date joined"], ["lastLogin", "Last login"],
+];
+
+function viewUsers(params) {
+  const st = {
+    q: params.get("q") || "", page: Math.max(1, parseInt(params.get("page"), 10) || 1),
+    ordering: params.get("ordering") || "id", isActive: params.get("isActive") || "",
+  };
+  let seq = 0;
+  const results = h("div", { id: "user-results", "aria-live": "polite", "aria-busy": "false" });
+  const search = h("input", { id: "user-search", type: "search", value: st.q, autocomplete: "off",
+    placeholder: "Name, username or email", "aria-controls": "user-results" });
+  const ordering = h("select", { id: "user-ordering" },
+    ORDERINGS.flatMap(([v, label]) => [
+      h("option", { value: v, selected: st.ordering === v }, label + " ↑"),
+      h("option", { value: "-" + v, selected: st.ordering === "-" + v }, label + " ↓"),
+    ]));
+  const active = h("select", { id: "user-active" },
+    [["", "All"], ["true", "Active"], ["false", "Inactive"]].map(([v, l]) => h("option", { value: v, selected: st.isActive === v }, l)));
+
+  async function load() {
+    const mine = ++seq;
+    ordering.disabled = !!st.q.trim();
+    history.replaceState(null, "", "#/users" + qs({ q: st.q.trim(), page: st.page > 1 ? st.page : "",
+      ordering: st.ordering !== "id" ? st.ordering : "", isActive: st.isActive }));
+    results.setAttribute("aria-busy", "true");
+    try {
+      const p = { page: st.page, page_size: PAGE_SIZE, isActive: st.isActive };
+      const { data } = st.q.trim()
+        ? await api("GET", "users/search" + qs(Object.assign({ q: st.q.trim() }, p)))
+        : await api("GET", "users" + qs(Object.assign({ ordering: st.ordering }, p)));
+      if (mine !== seq) return; // a newer request is on its way
+      const rows = data.results.map((u) => h("tr", {},
+        h("td", {}, h("a", { href: "#/users/" + u.id }, u.username)),
+        h("td", {}, fullName(u)),
+        h("td", {}, u.email),
+        h("td", {}, h("span", { class: "badge " + (u.isActive ? "ok" : "off") }, u.isActive ? "active" : "inactive"))));
+      fill(results, 
+        table(["Username", "Name", "Email", "Status"], rows.length ? rows : emptyRow(4, "No users match."), { id: "users-table" }),
+        pager(st.page, data, (p) => { st.page = p; load(); }, "User pages"));
+    } catch (err) {
+      if (mine !== seq) return;
+      if (err.status === 404 && st.page > 1) { st.page = 1; load(); return; }
+      fill(results, h("p", { class: "form-error" }, err.message));
+    } finally {
+      if (mine === seq) results.setAttribute("aria-busy", "false");
+    }
+  }
+
+  search.addEventListener("input", debounce(() => { st.q = search.value; st.page = 1; load(); }, 250));
+  ordering.addEventListener("change", () => { st.ordering = ordering.value; st.page = 1; load(); });
+  active.addEventListener("change", () => { st.isActive = active.value; st.page = 1; load(); });
+  load();
+  return h("section", {},
+    h("h1", { tabindex: "-1" }, "Users"),
+    h("div", { class: "toolbar", role: "search" },
+      h("div", { class: "field grow" }, h("label", { for: "user-search" }, "Search users"), search),
+      h("div", { class: "field" }, h("label", { for: "user-ordering" }, "Order by"), ordering),
+      h("div", { class: "field" }, h("label", { for: "user-active" }, "Status"), active)),
+    results);
+}
+
+const PROFILE_FIELDS = ["username", "email", "firstName", "lastName", "bio", "avatarUrl", "timezone", "locale"];
+
+function viewUser(id) {
+  const root = h("section", {}, h("h1", { tabindex: "-1" }, "User"), h("p", {}, "Loading…"));
+  (async () => {
+    let user, etag;
+    try {
+      ({ data: user, etag } = await api("GET", "users/" + id));
+    } catch (err) {
+      fill(root, h("h1", { tabindex: "-1" }, "User"), h("p", { class: "form-error" }, err.message));
+      return;
+    }
+    const me = state.me;
+    const canEdit = me.isAdmin || me.id === user.id;
+    const title = h("h1", { tabindex: "-1" }, user.username, " ",
+      h("span", { class: "badge " + (user.isActive ? "ok" : "off"), id: "user-state" }, user.isActive ? "active" : "inactive"),
+      user.isAdmin ? h("span", { class: "badge admin" }, "admin") : null);
+
+    const form = h("form", { id: "profile-form", class: "card", novalidate: true },
+      h("h2", {}, "Profile"),
+      h("fieldset", { disabled: !canEdit },
+        h("legend", { class: "sr-only" }, "Profile of " + user.username),
+        h("div", { class: "grid" },
+          field("username", "Username", { value: user.username, autocomplete: "off" }),
+          field("email", "Email", { type: "email", value: user.email, autocomplete: "off" }),
+          field("firstName", "First name", { value: user.firstName }),
+          field("lastName", "Last name", { value: user.lastName }),
+          field("timezone", "Time zone", { value: user.timezone }, "An IANA name, such as Europe/Paris."),
+          field("locale", "Locale", { value: user.locale }),
+          field("avatarUrl", "Avatar URL", { type: "url", value: user.avatarUrl })),
+        field("bio", "Bio", { tag: "textarea", rows: 3, value: user.bio }),
+        me.isAdmin ? h("div", { class: "check" },
+          h("input", { type: "checkbox", id: "f-isAdmin", name: "isAdmin", checked: user.isAdmin }),
+          h("label", { for: "f-isAdmin" }, "Administrator"),
+          h("p", { class: "field-error", id: "err-isAdmin" })) : null),
+      h("p", { class: "form-error", id: "profile-error", role: "alert" }),
+      canEdit ? h("div", { class: "actions" }, h("button", { type: "submit", id: "profile-save" }, "Save changes")) : null,
+      h("dl", { class: "facts" },
+        h("dt", {}, "Joined"), h("dd", {}, fmtTime(user.dateJoined)),
+        h("dt", {}, "Last login"), h("dd", {}, fmtTime(user.lastLogin)),
+        h("dt", {}, "Last active"), h("dd", {}, fmtTime(user.lastActiveAt))));
+
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const patch = {};
+      for (const f of PROFILE_FIELDS) if (form.elements[f].value !== user[f]) patch[f] = form.elements[f].value;
+      if (form.elements.isAdmin && form.elements.isAdmin.checked !== user.isAdmin) patch.isAdmin = form.elements.isAdmin.checked;
+      $("#profile-error").textContent = "";
+      showFieldErrors(form, null);
+      if (!Object.keys(patch).length) { setStatus("Nothing to save."); return; }
+      try {
+        ({ data: user, etag } = await api("PATCH", "users/" + id, patch, etag ? { "If-Match": etag } : {}));
+        if (me.id === user.id) Object.assign(state.me, user);
+        setStatus("Saved.", "ok");
+        title.firstChild.textContent = user.username;
+      } catch (err) {
+        const rest = showFieldErrors(form, err);
+        $("#profile-error").textContent = err.status === 412
+          ? "Someone changed this user since you opened it. Reload the page to see their changes."
+          : [err.message].concat(rest).join(" ");
+      }
+    });
+
+    fill(root, title, h("div", { class: "user-layout" },
+      h("div", {}, form,
+        me.isAdmin ? adminActions(user, (u, e) => { user = u; etag = e; }) : null,
+        userGroups(user), activeWorkspaces(id)),
+      h("div", {}, activityFeed(id))));
+  })();
+  return root;
+}
+
+function adminActions(user, updated) {
+  const stateBtn = h("button", { type: "button", class: "secondary", id: "toggle-active" },
+    user.isActive ? "Deactivate" : "Reactivate");
+  stateBtn.addEventListener("click", async () => {
+    try {
+      const { data, etag } = await api("PATCH", "users/" + user.id, { isActive: !user.isActive });
+      user = data;
+      updated(data, etag);
+      stateBtn.textContent = data.isActive ? "Deactivate" : "Reactivate";
+      const badge = $("#user-state");
+      badge.textContent = data.isActive ? "active" : "inactive";
+      badge.className = "badge " + (data.isActive ? "ok" : "off");
+      setStatus(data.isActive ? "The user is active again." : "The user is deactivated; their tokens no longer work.", "ok");
+    } catch (err) { fail(err); }
+  });
+
+  const dialog = h("dialog", { id: "delete-dialog", "aria-labelledby": "delete-title" },
+    h("form", { method: "dialog" },
+      h("h2", { id: "delete-title" }, "Delete " + user.username + "?"),
+      h("p", {}, "The user is removed for good: their tokens stop working and their memberships and grants go. " +
+        "Their past activities stay in workspace feeds."),
+      h("div", { class: "actions" },
+        h("button", { value: "cancel", class: "secondary", autofocus: true }, "Cancel"),
+        h("button", { value: "delete", class: "danger", id: "delete-confirm" }, "Delete user"))));
+  dialog.addEventListener("close", async () => {
+    if (dialog.returnValue !== "delete") return;
+    try {
+      await api("DELETE", "users/" + user.id);
+      setStatus("Deleted " + user.username + ".", "ok");
+      location.hash = "#/users";
+    } catch (err) { fail(err); }
+  });
+  const delBtn = h("button", { type: "button", class: "danger", id: "delete-user", onclick: () => { dialog.returnValue = ""; dialog.showModal(); } }, "Delete…");
+  return h("div", { class: "card actions-card" }, h("h2", {}, "Account"), h("div", { class: "actions" }, stateBtn, delBtn), dialog);
+}
+
+function userGroups(user) {
+  const items = (user.groups || []).map((g) => h("li", {}, h("a", { href: "#/groups/" + g.id }, g.name)));
+  return h("div", { class: "card" }, h("h2", {}, "Groups"),
+    items.length ? h("ul", { id: "user-groups" }, items) : h("p", { class: "empty" }, "Not in any group."));
+}
+
+function activeWorkspaces(id) {
+  const box = h("div", { class: "card", id: "active-workspaces" }, h("h2", {}, "Active workspaces"), h("p", {}, "Loading…"));
+  (async () => {
+    try {
+      const { data } = await api("GET", `users/${id}/activeworkspaces` + qs({ page_size: 50 }));
+      const rows = data.results.map((w) => h("tr", {},
+        h("td", {}, h("a", { href: "#/workspaces/" + w.id }, w.name)),
+        h("td", {}, w.role), h("td", {}, w.via.join(", ")), h("td", {}, w.activityCount),
+        h("td", {}, fmtTime(w.lastActiveAt))));
+      fill(box, h("h2", {}, "Active workspaces"), h("p", { class: "hint" }, "Workspaces they acted in during the last 30 days."),
+        table(["Workspace", "Role", "Via", "Activities", "Last active"], rows.length ? rows : emptyRow(5, "None.")));
+    } catch (err) { fill(box, h("h2", {}, "Active workspaces"), h("p", { class: "form-error" }, err.message)); }
+  })();
+  return box;
+}
+
+function activityItem(a, fresh) {
+  const obj = a.object ? [a.object.name || a.object.id, " (", a.object.type, ")"] : null;
+  return h("li", { class: "activity" + (fresh ? " fresh" : ""), "data-id": a.id },
+    h("time", { datetime: a.published }, fmtTime(a.published)), " ",
+    h("strong", {}, a.actor.username || "deleted user"), " ",
+    h("code", {}, a.verb), " ", obj, " ",
+    a.workspace ? ["in ", h("a", { href: "#/workspaces/" + a.workspace.id }, a.workspace.name)] : null);
+}
+
+// activityFeed lists a user's activities, newest first, and keeps the list
+// current through the SSE stream while "Live" is on. The stream resumes
+// after the newest activity loaded, so nothing falls between the two.
+function activityFeed(id) {
+  const list = h("ol", { id: "activity-list", class: "feed", "aria-live": "polite" });
+  const seen = new Set();
+  const liveState = h("span", { id: "live-state", class: "live", "data-state": "off" }, "Off");
+  const liveBtn = h("button", { type: "button", class: "secondary", id: "live-toggle", "aria-pressed": "false" }, "Live");
+  const more = h("button", { type: "button", class: "secondary", id: "feed-more", hidden: true }, "Older activities");
+  let es = null;
+  let newest = 0;
+  let oldest = 0;
+
+  function add(a, atTop, fresh) {
+    if (seen.has(a.id)) return;
+    seen.add(a.id);
+    newest = Math.max(newest, a.id);
+    oldest = oldest ? Math.min(oldest, a.id) : a.id;
+    const empty = $(".empty", list);
+    if (empty) empty.remove();
+    const item = activityItem(a, fresh);
+    if (atTop) list.prepend(item); else list.append(item);
+  }
+
+  function setLive(s, label) { liveState.dataset.state = s; liveState.textContent = label; }
+
+  function start() {
+    stop();
+    const url = API + `users/${id}/stream` + qs({ access_token: token(), lastEventId: newest });
+    es = new EventSource(url);
+    setLive("connecting", "Connecting…");
+    liveBtn.setAttribute("aria-pressed", "true");
+    es.addEventListener("open", () => setLive("open", "Live"));
+    es.addEventListener("activity", (ev) => {
+      try { add(JSON.parse(ev.data), true, true); } catch (e) { /* ignore a malformed event */ }
+    });
+    es.addEventListener("error", () => {
+      if (!es) return;
+      if (es.readyState === EventSource.CLOSED) {
+        stop();
+        setLive("off", "Stopped (sign in again or reload)");
+      } else {
+        setLive("connecting", "Reconnecting…");
+      }
+    });
+  }
+
+  function stop() {
+    if (es) { es.close(); es = null; }
+    setLive("off", "Off");
+    liveBtn.setAttribute("aria-pressed", "false");
+  }
+
+  liveBtn.addEventListener("click", () => (es ? stop() : start()));
+  state.cleanup.push(stop);
+
+  async function loadOlder() {
+    try {
+      const { data } = await api("GET", `users/${id}/activities` + qs({ page_size: PAGE_SIZE, before: oldest || "" }));
+      data.results.forEach((a) => add(a, false, false));
+      more.hidden = !data.next;
+      if (!seen.size) fill(list, h("li", { class: "empty" }, "No activity yet."));
+    } catch (err) { fail(err); }
+  }
+  more.addEventListener("click", loadOlder);
+
+  loadOlder().then(() => { if (token()) start(); });
+  return h("div", { class: "card", id: "activity" },
+    h("div", { class: "card-head" }, h("h2", {}, "Activity"),
+      h("div", { class: "live-box" }, liveBtn, " ", liveState)),
+    list, more);
+}
+
+// ---- workspaces ----------------------------------------------------------
+
+function viewWorkspaces(params) {
+  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  const results = h("div", { id: "workspace-results" });
+  async function load() {
+    try {
+      const { data } = await api("GET", "workspaces" + qs({ page, page_size: PAGE_SIZE }));
+      const rows = data.results.map((w) => h("tr", {},
+        h("td", {}, h("a", { href: "#/workspaces/" + w.id }, w.name)), h("td", {}, w.slug), h("td", {}, fmtTime(w.createdAt))));
+      fill(results, table(["Name", "Slug", "Created"], rows.length ? rows : emptyRow(3, "No workspaces you can see.")),
+        pager(page, data, (p) => { page = p; load(); }, "Workspace pages"));
+    } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
+  }
+  load();
+  const parts = [h("h1", { tabindex: "-1" }, "Workspaces"), results];
+  if (state.me.isAdmin) {
+    const form = h("form", { class: "card", id: "workspace-create", novalidate: true },
+      h("h2", {}, "New workspace"),
+      h("div", { class: "grid" }, field("name", "Name", { required: true }), field("slug", "Slug", {}, "Derived from the name when empty.")),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit" }, "Create workspace"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { name: form.elements.name.value };
+      if (form.elements.slug.value) body.slug = form.elements.slug.value;
+      try {
+        const { data } = await api("POST", "workspaces", body);
+        location.hash = "#/workspaces/" + data.id;
+      } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+    });
+    parts.push(form);
+  }
+  return h("section", {}, parts);
+}
+
+function viewWorkspace(id) {
+  const root = h("section", {}, h("h1", { tabindex: "-1" }, "Workspace"), h("p", {}, "Loading…"));
+  const membersBox = h("div", { class: "card", id: "workspace-members" });
+  const grantsBox = h("div", { class: "card", id: "workspace-grants" });
+  let ws, canManage = false;
+
+  async function loadAll() {
+    try {
+      const [{ data: members }, { data: grants }] = await Promise.all([
+        api("GET", `workspaces/${id}/members` + qs({ page_size: 1000 })),
+        api("GET", `workspaces/${id}/permissions` + qs({ page_size: 1000 })),
+      ]);
+      const mine = members.results.find((m) => m.id === state.me.id);
+      canManage = state.me.isAdmin || (mine && mine.role === "admin");
+      renderMembers(members);
+      renderGrants(grants);
+    } catch (err) { fail(err); }
+  }
+
+  function renderMembers(members) {
+    const rows = members.results.map((m) => h("tr", {},
+      h("td", {}, h("a", { href: "#/users/" + m.id }, m.username)), h("td", {}, fullName(m)),
+      h("td", {}, m.role), h("td", {}, m.via.join(", "))));
+    fill(membersBox, h("h2", {}, "Members"),
+      h("p", { class: "hint" }, "Everyone with access, with their effective role and where it comes from."),
+      table(["Username", "Name", "Role", "Via"], rows.length ? rows : emptyRow(4, "No members."), { id: "members-table" }));
+  }
+
+  function grantPath(s) { return `workspaces/${id}/permissions/${s.type === "user" ? "users" : "groups"}/${s.id}`; }
+
+  function renderGrants(grants) {
+    const rows = grants.results.map((g) => {
+      const label = `${g.subject.type} ${g.subject.name}`;
+      const sel = roleSelect(g.role, { "aria-label": "Role of " + label, disabled: !canManage });
+      sel.addEventListener("change", async () => {
+        try {
+          await api("PUT", grantPath(g.subject), { role: sel.value });
+          setStatus(`${label} is now ${sel.value}.`, "ok");
+          loadAll();
+        } catch (err) { fail(err); }
+      });
+      return h("tr", { "data-subject": g.subject.type + ":" + g.subject.name },
+        h("td", {}, g.subject.type),
+        h("td", {}, h("a", { href: (g.subject.type === "user" ? "#/users/" : "#/groups/") + g.subject.id }, g.subject.name)),
+        h("td", {}, sel),
+        h("td", {}, canManage ? h("button", { type: "button", class: "secondary small", "aria-label": "Revoke " + label,
+          onclick: async () => {
+            try { await api("DELETE", grantPath(g.subject)); setStatus(`Revoked the grant of ${label}.`, "ok"); loadAll(); } catch (err) { fail(err); }
+          } }, "Revoke") : null));
+    });
+    const parts = [h("h2", {}, "Grants"),
+      table(["Type", "Subject", "Role", ""], rows.length ? rows : emptyRow(4, "No grants."), { id: "grants-table" })];
+    if (canManage) parts.push(grantForm());
+    fill(grantsBox, ...parts);
+  }
+
+  function grantForm() {
+    const kind = h("select", { id: "grant-type", name: "type" },
+      h("option", { value: "user" }, "User"), h("option", { value: "group" }, "Group"));
+    const userField = userPicker("grant-user", "Username");
+    const groupSel = h("select", { id: "grant-group", name: "group" });
+    const groupField = h("div", { class: "field", hidden: true }, h("label", { for: "grant-group" }, "Group"), groupSel);
+    kind.addEventListener("change", async () => {
+      const isGroup = kind.value === "group";
+      userField.hidden = isGroup;
+      $("input", userField).required = !isGroup;
+      groupField.hidden = !isGroup;
+      if (isGroup && !groupSel.options.length) {
+        try {
+          const { data } = await api("GET", "groups" + qs({ page_size: 1000 }));
+          fill(groupSel, ...data.results.map((g) => h("option", { value: g.id }, g.name)));
+        } catch (err) { fail(err); }
+      }
+    });
+    const form = h("form", { id: "grant-form", class: "inline-form", novalidate: true },
+      h("h3", {}, "Grant a role"),
+      h("div", { class: "toolbar" },
+        h("div", { class: "field" }, h("label", { for: "grant-type" }, "Grant to"), kind),
+        userField, groupField,
+        h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), roleSelect("member", { id: "grant-role", name: "role" })),
+        h("div", { class: "field end" }, h("button", { type: "submit", id: "grant-submit" }, "Grant"))),
+      h("p", { class: "form-error", role: "alert", id: "grant-error" }));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = $("#grant-error", form);
+      err.textContent = "";
+      try {
+        let path;
+        if (kind.value === "user") {
+          const name = $("input", userField).value;
+          const u = await findUserByUsername(name);
+          if (!u) { err.textContent = `No user named "${name.trim()}".`; return; }
+          path = `workspaces/${id}/permissions/users/${u.id}`;
+        } else {
+          if (!groupSel.value) { err.textContent = "Choose a group."; return; }
+          path = `workspaces/${id}/permissions/groups/${groupSel.value}`;
+        }
+        const { data } = await api("PUT", path, { role: form.elements.role.value });
+        setStatus(`Granted ${data.role} to ${data.subject.type} ${data.subject.name}.`, "ok");
+        loadAll();
+      } catch (e) { err.textContent = e.message; }
+    });
+    return form;
+  }
+
+  (async () => {
+    try {
+      ({ data: ws } = await api("GET", "workspaces/" + id));
+    } catch (err) {
+      fill(root, h("h1", { tabindex: "-1" }, "Workspace"), h("p", { class: "form-error" }, err.message));
+      return;
+    }
+    fill(root, h("h1", { tabindex: "-1" }, ws.name, " ", h("span", { class: "badge" }, ws.slug)),
+      h("p", { class: "hint" }, "Created " + fmtTime(ws.createdAt)), h("div", { class: "columns" }, membersBox, grantsBox));
+    loadAll();
+  })();
+  return root;
+}
+
+// ---- groups --------------------------------------------------------------
+
+function viewGroups(params) {
+  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  const results = h("div", { id: "group-results" });
+  async function load() {
+    try {
+      const { data } = await api("GET", "groups" + qs({ page, page_size: PAGE_SIZE }));
+      const rows = data.results.map((g) => h("tr", {},
+        h("td", {}, h("a", { href: "#/groups/" + g.id }, g.name)), h("td", {}, g.memberCount)));
+      fill(results, table(["Name", "Members"], rows.length ? rows : emptyRow(2, "No groups.")),
+        pager(page, data, (p) => { page = p; load(); }, "Group pages"));
+    } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
+  }
+  load();
+  const parts = [h("h1", { tabindex: "-1" }, "Groups"), results];
+  if (state.me.isAdmin) {
+    const form = h("form", { class: "card", id: "group-create", novalidate: true },
+      h("h2", {}, "New group"), field("name", "Name", { required: true }),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit" }, "Create group"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const { data } = await api("POST", "groups", { name: form.elements.name.value });
+        location.hash = "#/groups/" + data.id;
+      } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+    });
+    parts.push(form);
+  }
+  return h("section", {}, parts);
+}
+
+function viewGroup(id) {
+  const root = h("section", {}, h("h1", { tabindex: "-1" }, "Group"), h("p", {}, "Loading…"));
+  const membersBox = h("div", { class: "card", id: "group-members" });
+  const admin = state.me.isAdmin;
+
+  async function loadMembers() {
+    try {
+      const { data } = await api("GET", `groups/${id}/members` + qs({ page_size: 1000 }));
+      const rows = data.results.map((u) => h("tr", {},
+        h("td", {}, h("a", { href: "#/users/" + u.id }, u.username)), h("td", {}, fullName(u)), h("td", {}, u.email),
+        admin ? h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": "Remove " + u.username,
+          onclick: async () => {
+            try { await api("DELETE", `groups/${id}/members/${u.id}`); setStatus(`Removed ${u.username}.`, "ok"); loadMembers(); } catch (err) { fail(err); }
+          } }, "Remove")) : null));
+      const cols = admin ? ["Username", "Name", "Email", ""] : ["Username", "Name", "Email"];
+      fill(membersBox, h("h2", {}, `Members (${data.count})`),
+        table(cols, rows.length ? rows : emptyRow(cols.length, "No members."), { id: "group-members-table" }),
+        admin ? addForm() : null);
+    } catch (err) { fail(err); }
+  }
+
+  function addForm() {
+    const picker = userPicker("member-user", "Username");
+    const form = h("form", { id: "member-form", class: "inline-form", novalidate: true },
+      h("h3", {}, "Add a member"),
+      h("div", { class: "toolbar" }, picker, h("div", { class: "field end" }, h("button", { type: "submit" }, "Add"))),
+      h("p", { class: "form-error", role: "alert" }));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const err = $(".form-error", form);
+      const name = $("input", picker).value;
+      try {
+        const u = await findUserByUsername(name);
+        if (!u) { err.textContent = `No user named "${name.trim()}".`; return; }
+        await api("PUT", `groups/${id}/members/${u.id}`);
+        setStatus(`Added ${u.username}.`, "ok");
+        loadMembers();
+      } catch (e) { err.textContent = e.message; }
+    });
+    return form;
+  }
+
+  (async () => {
+    let g;
+    try {
+      ({ data: g } = await api("GET", "groups/" + id));
+    } catch (err) {
+      fill(root, h("h1", { tabindex: "-1" }, "Group"), h("p", { class: "form-error" }, err.message));
+      return;
+    }
+    fill(root, h("h1", { tabindex: "-1" }, g.name), membersBox);
+    loadMembers();
+  })();
+  return root;
+}
+
+// ---- router --------------------------------------------------------------
+
+async function route(message) {
+  for (const fn of state.cleanup.splice(0)) fn();
+  const main = $("#main");
+  if (!token()) {
+    fill(main, viewSignIn(message));
+    $("#f-username").focus();
+    return;
+  }
+  if (!state.me) {
+    try {
+      ({ data: state.me } = await api("GET", "users/me"));
+    } catch (err) {
+      if (token()) fill(main, h("p", { class: "form-error" }, err.message));
+      return;
+    }
+  }
+  $("#nav").hidden = false;
+  $("#whoami").hidden = false;
+  $("#whoami-name").textContent = state.me.username + (state.me.isAdmin ? " (admin)" : "");
+  setStatus(message || "");
+
+  const [path, query] = (location.hash.slice(1) || "/users").split("?");
+  const params = new URLSearchParams(query || "");
+  const parts = path.split("/").filter(Boolean);
+  const section = parts[0] || "users";
+  for (const a of document.querySelectorAll("#nav a[data-section]")) {
+    if (a.dataset.section === section) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  const id = parts[1] && /^[1-9][0-9]*$/.test(parts[1]) ? parts[1] : null;
+  let view;
+  if (section === "users") view = id ? viewUser(id) : viewUsers(params);
+  else if (section === "workspaces") view = id ? viewWorkspace(id) : viewWorkspaces(params);
+  else if (section === "groups") view = id ? viewGroup(id) : viewGroups(params);
+  else view = h("section", {}, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/users" }, "Back to users")));
+  fill(main, view);
+  document.title = ($("h1", main).textContent || "Roster") + " · Roster admin";
+  if (message === undefined) main.focus({ preventScroll: true });
+}
+
+window.addEventListener("hashchange", () => route());
+window.addEventListener("unhandledrejection", (ev) => { ev.preventDefault(); fail(ev.reason); });
+$("#signout").addEventListener("click", signOut);
+route();
