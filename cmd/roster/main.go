@@ -58,6 +58,7 @@ commands:
   migrate-data  copy a SQLite database into PostgreSQL, keeping ids (--from, --to, --truncate)
   user create   create a user (--username, --email, --first, --last, --admin, --password-stdin)
   token create  print a new API token for a user (--username, --ttl)
+  seed          fill the database with synthetic data (--users, --groups, --workspaces, --activities)
 
 Every command takes --db (a file path, sqlite:PATH or postgres://...; env ROSTER_DB).
 `
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return runTokenCreate(ctx, args[2:], getenv, stdout)
 		}
 		return usagef("unknown command %q (did you mean \"token create\"?)", joinArgs(args, 2))
+	case "seed":
+		return runSeed(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
