@@ -1,0 +1,60 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+// BenchmarkFindSession measures the token check that every authenticated
+// request makes: one indexed join of tokens and users on the read pool.
+func BenchmarkFindSession(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "roster.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Seed(ctx, sqlstoreSeed(1000)); err != nil {
+		b.Fatal(err)
+	}
+	u := &roster.User{Username: "viewer", Email: "viewer@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+	if err := db.CreateUser(ctx, 0, u, ""); err != nil {
+		b.Fatal(err)
+	}
+	_, hash := roster.NewTokenSecret()
+	if err := db.CreateToken(ctx, &roster.Token{UserID: u.ID, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if s, err := db.FindSession(ctx, hash); err != nil || s.User.ID != u.ID {
+				b.Fatal(s, err)
+			}
+		}
+	})
+}
+
+// BenchmarkSearchFrom measures building the FTS5 trigram query of a
+// two-term search.
+func BenchmarkSearchFrom(b *testing.B) {
+	terms := roster.SearchTerms("Müller zoë.mul")
+	b.ReportAllocs()
+	for b.Loop() {
+		if from, _, args := (dialect{}).SearchFrom(terms); from == "" || len(args) != 1 {
+			b.Fatal(from, args)
+		}
+	}
+}
+
+func sqlstoreSeed(users int) sqlstore.SeedOptions {
+	return sqlstore.SeedOptions{Users: users, Groups: 10, Workspaces: 5, Activities: users}
+}
