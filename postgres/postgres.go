@@ -7,9 +7,11 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -38,6 +40,9 @@ const writeLockKey = 0x526f73746572 // "Roster"
 type Options struct {
 	// MaxConns bounds the pool (default 10).
 	MaxConns int
+	// OpTimeout bounds each query and transaction (default 10s), so that a
+	// database that stops answering gives 503s instead of hung requests.
+	OpTimeout time.Duration
 }
 
 // Open connects to url, checks that the server answers and returns a store.
@@ -65,7 +70,12 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	d := &dialect{cfg: cfg}
-	return sqlstore.New(db, db, d), nil
+	store := sqlstore.New(db, db, d)
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = 10 * time.Second
+	}
+	store.SetOpTimeout(opts.OpTimeout)
+	return store, nil
 }
 
 // dialect is PostgreSQL's side of sqlstore.
@@ -146,7 +156,10 @@ func (d *dialect) MapErr(err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, sql.ErrConnDone) {
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || errors.Is(err, sql.ErrConnDone) ||
+		// A connection cut mid-query: the socket's EOF, or a conn pgx closed.
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, driver.ErrBadConn) {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return err
@@ -173,7 +186,14 @@ func Listen(ctx context.Context, url string, wake func()) error {
 }
 
 func listenOnce(ctx context.Context, url string, wake func()) error {
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 3 * time.Second // a server that accepts and never answers
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -113,6 +113,8 @@ func (db *DB) FindActivities(ctx context.Context, f roster.ActivityFilter) ([]*r
 	if f.Ascending {
 		order = " ORDER BY a.id ASC"
 	}
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	rows, err := db.read.QueryContext(ctx, "SELECT "+activityColumns+activityFrom+where+order+" LIMIT ? OFFSET ?",
 		append(args, f.Limit, f.Offset)...)
 	if err != nil {
@@ -176,6 +178,8 @@ func (db *DB) LastActivityID(ctx context.Context) (int64, error) {
 // first, without any visibility filter (the stream broker filters per
 // subscriber).
 func (db *DB) ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*roster.Activity, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	rows, err := db.read.QueryContext(ctx, "SELECT "+activityColumns+activityFrom+" WHERE a.id > ? ORDER BY a.id LIMIT ?", after, limit)
 	if err != nil {
 		return nil, err
@@ -227,6 +231,8 @@ func (db *DB) idSet(ctx context.Context, prefix string, args []any, ids []int64)
 }
 
 func (db *DB) scanIDs(ctx context.Context, query string, args []any, out map[int64]bool) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err

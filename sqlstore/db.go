@@ -60,6 +60,9 @@ type DB struct {
 
 	mu        sync.Mutex
 	onPublish func(lastID int64)
+
+	// opTimeout bounds each query and transaction (0: no bound).
+	opTimeout time.Duration
 }
 
 // New returns a store on write (the connection(s) used for writes) and read.
@@ -74,6 +77,21 @@ func (db *DB) Dialect() Dialect { return db.d }
 
 // SetNow replaces the clock (tests).
 func (db *DB) SetNow(now func() time.Time) { db.Now = now }
+
+// SetOpTimeout bounds every query and transaction of the store (except
+// migrations) to d, so that a database that stops answering costs a
+// request a 503 after d instead of a hang. 0 removes the bound.
+func (db *DB) SetOpTimeout(d time.Duration) { db.opTimeout = d }
+
+type unboundedKey struct{}
+
+// bound returns ctx limited to the store's operation timeout.
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if db.opTimeout <= 0 || ctx.Value(unboundedKey{}) != nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, db.opTimeout)
+}
 
 // OnPublish sets the function called after each commit that made activities
 // visible, with the largest new activity id (the stream broker's Notify).
@@ -111,6 +129,7 @@ func (db *DB) q(query string) string { return db.d.Rebind(query) }
 // Migrate applies every embedded migration the database has not seen, each
 // in its own write transaction, and records its version.
 func (db *DB) Migrate(ctx context.Context) error {
+	ctx = context.WithValue(ctx, unboundedKey{}, true) // a migration may take long
 	// Inside a write transaction: on PostgreSQL its lock keeps instances
 	// that start together from creating the table twice.
 	if err := db.tx(ctx, func(tx *wtx) error {
@@ -162,6 +181,8 @@ func (db *DB) Migrate(ctx context.Context) error {
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return db.mapErr(err)
@@ -202,11 +223,13 @@ type wtx struct {
 // beginRead starts a read-only transaction, so that a count and a page
 // agree; call done when finished.
 func (db *DB) beginRead(ctx context.Context) (querier, func(), error) {
+	ctx, cancel := db.bound(ctx)
 	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
+		cancel()
 		return nil, nil, db.mapErr(err)
 	}
-	return conn{raw: tx, db: db}, func() { _ = tx.Rollback() }, nil
+	return conn{raw: tx, db: db}, func() { _ = tx.Rollback(); cancel() }, nil
 }
 
 // querier runs queries written with ? placeholders: conn rebinds them for
@@ -225,6 +248,9 @@ type rawQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// conn bounds QueryRowContext and ExecContext by the operation timeout;
+// callers of QueryContext on the pool (whose rows outlive the call) bound
+// their ctx themselves with db.bound.
 type conn struct {
 	raw rawQuerier
 	db  *DB
@@ -236,20 +262,27 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
-	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db}
+	ctx, cancel := c.db.bound(ctx)
+	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db, cancel}
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := c.db.bound(ctx)
+	defer cancel()
 	res, err := c.raw.ExecContext(ctx, c.db.q(query), args...)
 	return res, c.db.mapErr(err)
 }
 
 type mappedRow struct {
-	r  *sql.Row
-	db *DB
+	r      *sql.Row
+	db     *DB
+	cancel context.CancelFunc
 }
 
-func (m mappedRow) Scan(dest ...any) error { return m.db.mapErr(m.r.Scan(dest...)) }
+func (m mappedRow) Scan(dest ...any) error {
+	defer m.cancel()
+	return m.db.mapErr(m.r.Scan(dest...))
+}
 
 // t encodes a time as the dialect stores it.
 func (db *DB) t(t time.Time) any { return db.d.Time(t) }

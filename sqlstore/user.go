@@ -36,6 +36,8 @@ func errNotFound(what string) error {
 
 // FindUserByID returns the full profile of a user, groups included.
 func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	u, err := findUser(ctx, db.read, id)
 	if err != nil {
 		return nil, err
@@ -354,6 +356,8 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if updated.Groups, err = userGroups(ctx, db.read, id); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
 	hashers := fs.Int("hash-concurrency", envInt(getenv, "ROSTER_HASH_CONCURRENCY", runtime.NumCPU()), "password hashes computed at once (19 MiB each)")
 	pool := fs.Int("db-pool", envInt(getenv, "ROSTER_DB_POOL", 10), "PostgreSQL connections per instance")
+	dbTimeout := fs.Duration("db-timeout", 10*time.Second, "PostgreSQL: longest wait for one query or transaction before a 503")
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	if err := parseFlags(fs, args); err != nil {
@@ -41,6 +42,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *pool < 1 {
 		return usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
+	}
+	if *dbTimeout <= 0 {
+		return usagef("--db-timeout must be positive")
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -58,6 +62,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
+	if kind, _, _ := parseDB(*dbURL); kind == kindPostgres {
+		db.SetOpTimeout(*dbTimeout)
+	}
 	// Listen before creating the first admin, so that a bad --addr does not
 	// spend the one printing of its password on a run that exits at once.
 	ln, err := net.Listen("tcp", *addr)
