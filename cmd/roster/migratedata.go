@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rosterhq/roster/postgres"
@@ -21,10 +22,14 @@ func runMigrateData(ctx context.Context, args []string, getenv func(string) stri
 	if *from == "" || *to == "" {
 		return usagef("migrate-data: --from and --to are required")
 	}
-	if kind, _, err := parseDB(*from); err != nil {
+	if kind, path, err := parseDB(*from); err != nil {
 		return err
 	} else if kind != kindSQLite {
 		return usagef("migrate-data: --from must be a SQLite database")
+	} else if _, err := os.Stat(path); err != nil {
+		// Opening a missing file would create an empty database and copy
+		// nothing (after --truncate emptied the target).
+		return usagef("migrate-data: --from: %v", err)
 	}
 	if kind, _, err := parseDB(*to); err != nil {
 		return err
