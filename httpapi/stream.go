@@ -109,6 +109,14 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 		return roster.Errorf(roster.EUNAVAILABLE, "The server is shutting down.")
 	}
 	defer s.broker.Unsubscribe(sub)
+	// A live-only stream skips what was committed before its headers go
+	// out, even if the broker has not dispatched it yet (sub.Start lags).
+	var floor int64
+	if !resume {
+		if floor, err = s.store.LastActivityID(r.Context()); err != nil {
+			return err
+		}
+	}
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -121,7 +129,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	}
 
-	last := after
+	last := max(after, floor)
 	if resume {
 		f.ActorID, f.Ascending, f.UpTo = &actor, true, sub.Start
 		for last < sub.Start {
