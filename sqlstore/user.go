@@ -131,10 +131,31 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 	if f.Offset >= total {
 		return []*roster.User{}, total, nil
 	}
+	if f.Offset >= deepOffset && (order == "u.id ASC" || order == "u.id DESC") {
+		// A deep page in id order: find the page's first id by skipping
+		// over a narrow index (users_id_order on SQLite, the primary key
+		// on PostgreSQL), then read only the page's rows from there,
+		// instead of stepping over every earlier row of the table.
+		cmp, sub := ">=", "SELECT id FROM users u"+where+" ORDER BY u.id ASC LIMIT 1 OFFSET ?"
+		if order == "u.id DESC" {
+			cmp, sub = "<=", "SELECT id FROM users u"+where+" ORDER BY u.id DESC LIMIT 1 OFFSET ?"
+		}
+		cond := " WHERE "
+		if where != "" {
+			cond = where + " AND "
+		}
+		users, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+cond+"u.id "+cmp+" ("+sub+") ORDER BY "+order+" LIMIT ?",
+			append(append(args, args...), f.Offset, f.Limit)...)
+		return users, total, err
+	}
 	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
 		append(args, f.Limit, f.Offset)...)
 	return users, total, err
 }
+
+// deepOffset is where FindUsers starts seeking a page's first id instead
+// of paging with OFFSET.
+const deepOffset = 1000
 
 func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
