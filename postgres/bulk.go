@@ -1,0 +1,48 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+var _ sqlstore.BulkLoader = (*dialect)(nil)
+
+// BeginBulk turns off the row triggers of users, group_members and
+// activities for the seed's transaction and returns the function that
+// recomputes, in the same transaction, what they maintain (the user
+// counters, member counts and lastActiveAt) and turns them back on. With
+// the triggers a seed updated the same counter row once per user inside
+// one transaction, each update walking the row's growing chain of
+// versions: 100k users and 500k activities took 3 minutes (4,700 rows/s).
+// ALTER TABLE locks the three tables until commit.
+func (d *dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context, *sql.Tx) error, error) {
+	for _, t := range []string{"users", "group_members", "activities"} {
+		if _, err := tx.ExecContext(ctx, "ALTER TABLE "+t+" DISABLE TRIGGER USER"); err != nil {
+			return nil, err
+		}
+	}
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range []string{
+			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE is_active) WHERE name = 'users_active'`,
+			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE NOT is_active) WHERE name = 'users_inactive'`,
+			`UPDATE groups g SET member_count = m.n FROM (SELECT group_id, count(*) AS n FROM group_members GROUP BY group_id) m
+				WHERE m.group_id = g.id AND g.member_count <> m.n`,
+			`UPDATE users u SET last_active_at = a.published FROM
+				(SELECT actor_id, max(published) AS published FROM activities GROUP BY actor_id) a
+				WHERE a.actor_id = u.id AND (u.last_active_at IS NULL OR u.last_active_at < a.published)`,
+			"ALTER TABLE users ENABLE TRIGGER USER",
+			"ALTER TABLE group_members ENABLE TRIGGER USER",
+			"ALTER TABLE activities ENABLE TRIGGER USER",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// BulkInsert is a plain INSERT: PostgreSQL keeps no per-statement journal.
+func (d *dialect) BulkInsert() string { return "INSERT INTO" }

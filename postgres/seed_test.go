@@ -1,0 +1,43 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+// TestSeed checks that a seed with the triggers set aside leaves what the
+// triggers maintain right, and turns them back on.
+func TestSeed(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	res, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 300, Groups: 6, Workspaces: 4, Activities: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FirstUserID != 1 || res.LastUserID != 300 {
+		t.Errorf("ids %d-%d, want 1-300", res.FirstUserID, res.LastUserID)
+	}
+	r := db.ReadDB()
+	var count, noActive, badActive, members, counted int
+	r.QueryRow(`SELECT count(*), count(*) FILTER (WHERE last_active_at IS NULL),
+		count(*) FILTER (WHERE last_active_at <> (SELECT max(published) FROM activities WHERE actor_id = users.id)) FROM users`).
+		Scan(&count, &noActive, &badActive)
+	r.QueryRow(`SELECT (SELECT count(*) FROM group_members), (SELECT sum(member_count) FROM groups)`).Scan(&members, &counted)
+	if n, err := db.CountUsers(ctx); err != nil || n != 300 || count != 300 {
+		t.Errorf("CountUsers %d (%v), rows %d; want 300", n, err, count)
+	}
+	if noActive != 0 || badActive != 0 || members != counted {
+		t.Errorf("%d users without lastActiveAt, %d with a wrong one; %d memberships, member counts sum to %d", noActive, badActive, members, counted)
+	}
+	// The triggers are back: a new user counts.
+	u := &roster.User{Username: "after", Email: "after@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+	if err := db.CreateUser(ctx, 0, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.CountUsers(ctx); n != 301 {
+		t.Errorf("CountUsers after one more user: %d, want 301", n)
+	}
+}
