@@ -44,5 +44,14 @@ func (d *dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Conte
 	}, nil
 }
 
+// AfterBulk vacuums and analyzes the seeded tables: without a visibility
+// map an index-only scan visits the heap for every row (a deep page of GET
+// /users at 100k users, p50 460 ms with 16 clients), and fresh statistics
+// keep the planner from guessing.
+func (d *dialect) AfterBulk(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, "VACUUM (ANALYZE) users, groups, group_members, workspaces, workspace_user_grants, workspace_group_grants, activities")
+	return err
+}
+
 // BulkInsert is a plain INSERT: PostgreSQL keeps no per-statement journal.
 func (d *dialect) BulkInsert() string { return "INSERT INTO" }

@@ -38,6 +38,9 @@ type BulkLoader interface {
 	// BulkInsert is the statement's opening words, "INSERT INTO" or a
 	// variant that needs no per-statement undo journal.
 	BulkInsert() string
+	// AfterBulk runs after commit, outside any transaction (statistics,
+	// visibility maps).
+	AfterBulk(ctx context.Context, db *sql.DB) error
 }
 
 // Seed inserts synthetic users, groups, workspaces, memberships, grants and
@@ -87,6 +90,11 @@ func (db *DB) Seed(ctx context.Context, o SeedOptions) (SeedResult, error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return res, db.mapErr(err)
+	}
+	if bl, ok := db.d.(BulkLoader); ok {
+		if err := bl.AfterBulk(ctx, db.write); err != nil {
+			return res, fmt.Errorf("seed: after bulk load: %w", db.mapErr(err))
+		}
 	}
 	o.Progress(s.done, s.done)
 	res.Rows = s.done
