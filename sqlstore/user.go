@@ -204,17 +204,35 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return nil, 0, err
 	}
 	defer done()
-	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*)"+body, args...).Scan(&total); err != nil {
+	// One pass finds the matches, counts them (count(*) OVER ()) and
+	// returns the page: a separate count query found every match twice,
+	// half the time of a selective search at 1M users (pprof).
+	rank, rankArgs := searchRank(s)
+	rows, err := tx.QueryContext(ctx, "SELECT "+userColumns+", count(*) OVER ()"+body+" ORDER BY "+rank+", u.id LIMIT ? OFFSET ?",
+		append(append(args, rankArgs...), s.Limit, s.Offset)...)
+	if err != nil {
 		return nil, 0, err
 	}
-	if total == 0 || s.Offset >= total {
-		return []*roster.User{}, total, nil
+	defer rows.Close()
+	users := []*roster.User{}
+	total := 0
+	for rows.Next() {
+		u, err := scanUser(rows, &total)
+		if err != nil {
+			return nil, 0, err
+		}
+		users = append(users, u)
 	}
-	rank, rankArgs := searchRank(s)
-	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+body+" ORDER BY "+rank+", u.id LIMIT ? OFFSET ?",
-		append(append(args, rankArgs...), s.Limit, s.Offset)...)
-	return users, total, err
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(users) == 0 && s.Offset > 0 {
+		// Past the last page: the total still has to be told.
+		if err := tx.QueryRowContext(ctx, "SELECT count(*)"+body, args...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
+	}
+	return users, total, nil
 }
 
 // searchRank orders exact username/email matches of the whole query first,
