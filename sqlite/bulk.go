@@ -17,7 +17,8 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // (the unique constraints stay, so duplicates still fail) and returns the
 // function that, in the same transaction, recreates them from their saved
 // SQL and recomputes what the triggers maintain: the users_fts index (FTS5
-// rebuild), the user counters, group member counts and lastActiveAt. Index
+// rebuild), the user counters and group member counts (the seed sets
+// lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
 // than maintaining them row by row.
 func (dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context, *sql.Tx) error, error) {
@@ -66,9 +67,6 @@ func (dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context,
 			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE is_active) WHERE name = 'users_active'`,
 			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE NOT is_active) WHERE name = 'users_inactive'`,
 			`UPDATE groups SET member_count = (SELECT count(*) FROM group_members m WHERE m.group_id = groups.id)`,
-			`UPDATE users SET last_active_at = a.published FROM
-				(SELECT actor_id, max(published) AS published FROM activities GROUP BY actor_id) a
-				WHERE a.actor_id = users.id AND (users.last_active_at IS NULL OR users.last_active_at < a.published)`,
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return err

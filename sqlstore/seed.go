@@ -290,13 +290,24 @@ func (s *seeder) seedUsers(ctx context.Context) error {
 		return err
 	}
 	cols := []string{"username", "username_fold", "email", "email_fold", "first_name", "first_fold", "last_name", "last_fold",
-		"search_text", "is_active", "is_admin", "bio", "avatar_url", "timezone", "locale", "password_hash", "date_joined", "last_login"}
+		"search_text", "is_active", "is_admin", "bio", "avatar_url", "timezone", "locale", "password_hash", "date_joined", "last_login",
+		"last_active_at"}
+	// Each user's newest activity, known ahead (what the activities
+	// trigger would keep), so no pass over the activities sets it later.
+	newest := make([]int32, s.o.Users)
+	for i := range newest {
+		newest[i] = -1
+	}
+	actor := s.actors()
+	for j := range s.o.Activities {
+		newest[actor(j)] = int32(j)
+	}
 	joinedFrom := s.now.AddDate(-2, 0, 0)
 	span := s.now.AddDate(-1, 0, 0).Sub(joinedFrom)
 	s.userIDs = make([]int64, 0, s.o.Users)
 	i := 0
 	var u roster.User
-	return s.batch(ctx, "users", cols, 400, func(r []any) bool {
+	return s.batch(ctx, "users", cols, 380, func(r []any) bool {
 		if i == s.o.Users {
 			return false
 		}
@@ -330,6 +341,10 @@ func (s *seeder) seedUsers(ctx context.Context) error {
 		r[4], r[5], r[6], r[7] = u.FirstName, roster.Fold(u.FirstName), u.LastName, roster.Fold(u.LastName)
 		r[8], r[9], r[10], r[11] = searchText(&u), s.rng.IntN(20) != 0, false, bio
 		r[12], r[13], r[14], r[15], r[16], r[17] = "", timezones[tz], locales[tz], "", s.db.t(joined), lastLogin
+		r[18] = nil
+		if j := newest[i-1]; j >= 0 {
+			r[18] = s.db.t(s.published(int(j)))
+		}
 		return true
 	}, &s.userIDs)
 }
@@ -463,16 +478,11 @@ var verbs = []struct{ verb, objType, names string }{
 // so every seeded user has a lastActiveAt; the rest favour a minority of
 // busy users. Each lands in a workspace its actor can access, or in none.
 func (s *seeder) seedActivities(ctx context.Context) error {
-	nu, n := len(s.userIDs), s.o.Activities
+	n := s.o.Activities
 	if n == 0 {
 		return nil
 	}
-	stride := int64(1_000_003)
-	for gcd(stride, int64(nu)) != 1 {
-		stride += 2
-	}
-	start := s.now.AddDate(-1, 0, 0)
-	step := s.now.Sub(start) / time.Duration(n)
+	actor := s.actors()
 	objNames := make([][]string, len(verbs))
 	for i, v := range verbs {
 		objNames[i] = strings.Split(v.names, "|")
@@ -483,13 +493,7 @@ func (s *seeder) seedActivities(ctx context.Context) error {
 		if j == n {
 			return false
 		}
-		var u int
-		if j < nu {
-			u = int(int64(j) * stride % int64(nu))
-		} else {
-			x := s.rng.Float64()
-			u = int(float64(nu) * x * x)
-		}
+		u := actor(j)
 		v := s.rng.IntN(len(verbs))
 		var ws any
 		if acc := s.access[u]; len(acc) > 0 && s.rng.IntN(10) != 0 {
@@ -500,10 +504,40 @@ func (s *seeder) seedActivities(ctx context.Context) error {
 		r[0], r[1], r[2] = s.userIDs[u], verbs[v].verb, verbs[v].objType
 		r[3], r[4], r[5] = verbs[v].objType[:1]+"-"+oid, names[s.rng.IntN(len(names))], ws
 		r[6] = `{"seq":` + strconv.Itoa(j) + `}`
-		r[7] = s.db.t(start.Add(step * time.Duration(j)).Truncate(time.Microsecond))
+		r[7] = s.db.t(s.published(j))
 		j++
 		return true
 	}, nil)
+}
+
+// actors returns the function that gives the actor (an index into the
+// seeded users) of activity j, for j = 0, 1, 2, ... in order. It draws from
+// its own random stream, so seedUsers can run it ahead to know every
+// user's newest activity and the activities replay the same sequence.
+func (s *seeder) actors() func(j int) int {
+	nu := len(s.userIDs)
+	if nu == 0 {
+		nu = s.o.Users
+	}
+	stride := int64(1_000_003)
+	for gcd(stride, int64(nu)) != 1 {
+		stride += 2
+	}
+	rng := rand.New(rand.NewPCG(s.o.RandSeed, 0xac7))
+	return func(j int) int {
+		if j < nu {
+			return int(int64(j) * stride % int64(nu))
+		}
+		x := rng.Float64()
+		return int(float64(nu) * x * x)
+	}
+}
+
+// published is the time of activity j: spread evenly over the last year.
+func (s *seeder) published(j int) time.Time {
+	start := s.now.AddDate(-1, 0, 0)
+	step := s.now.Sub(start) / time.Duration(max(s.o.Activities, 1))
+	return start.Add(step * time.Duration(j)).Truncate(time.Microsecond)
 }
 
 func gcd(a, b int64) int64 {
