@@ -121,7 +121,7 @@ func (s *Server) pathUser(r *http.Request) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.store.FindUserByID(r.Context(), id); err != nil {
+	if err := s.store.UserExists(r.Context(), id); err != nil {
 		return 0, err
 	}
 	return id, nil

@@ -23,6 +23,8 @@ type Store interface {
 	roster.GroupService
 	roster.ActivityService
 	Ping(ctx context.Context) error
+	// UserExists returns ENOTFOUND for a user that does not exist.
+	UserExists(ctx context.Context, id int64) error
 }
 
 // Config holds the dependencies of a Server; every one is explicit.

@@ -48,6 +48,18 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) 
 	return u, nil
 }
 
+// UserExists returns nil when user id exists, else ENOTFOUND as
+// FindUserByID does, reading one index entry instead of the profile and
+// its groups.
+func (db *DB) UserExists(ctx context.Context, id int64) error {
+	var one int
+	err := db.read.QueryRowContext(ctx, "SELECT 1 FROM users WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNotFound("User")
+	}
+	return err
+}
+
 func findUser(ctx context.Context, q querier, id int64) (*roster.User, error) {
 	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
