@@ -53,9 +53,7 @@ func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKey st
 		if _, err := tx.ExecContext(ctx, "DELETE FROM login_throttle WHERE key = ?", throttleKey); err != nil {
 			return err
 		}
-		var err error
-		err = tx.insertActivity(ctx, &roster.Activity{ActorID: t.UserID, Verb: roster.VerbAuthLogin, Published: now})
-		return err
+		return tx.insertActivity(ctx, &roster.Activity{ActorID: t.UserID, Verb: roster.VerbAuthLogin, Published: now})
 	})
 	return err
 }
