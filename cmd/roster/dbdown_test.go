@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -220,8 +221,40 @@ func TestServeDatabaseDown(t *testing.T) {
 	}
 	checkUp("before the outage")
 
+	// Every acknowledged (201) activity must survive the outages; attempts
+	// during an outage must fail with 503, never be acknowledged.
+	var acked []int64
+	post := func(when string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.URL+"/api/v3/activities", strings.NewReader(`{"verb":"outage.probe","data":{"when":"`+when+`"}}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: POST activity: %v", when, err)
+		}
+		defer resp.Body.Close()
+		var a struct {
+			ID int64 `json:"id"`
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s: POST activity = %d, want %d; body: %s", when, resp.StatusCode, want, body)
+		}
+		if resp.StatusCode == http.StatusCreated {
+			if err := json.Unmarshal(body, &a); err != nil || a.ID == 0 {
+				t.Fatalf("%s: POST activity: bad body %s", when, body)
+			}
+			acked = append(acked, a.ID)
+		}
+	}
+	for range 5 {
+		post("before", http.StatusCreated)
+	}
+
 	for _, mode := range []string{"down", "hang"} {
 		proxy.set(t, mode)
+		post("during "+mode, http.StatusServiceUnavailable)
 		var slowest time.Duration
 		for _, path := range []string{"/api/v3/users/me", "/api/v3/users", "/api/v3/users/1/activities", "/api/v3/users/search?q=adm", "/readyz"} {
 			status, body, took := timedGet(t, client, s.URL+path, token)
@@ -251,7 +284,32 @@ func TestServeDatabaseDown(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		checkUp("after the database came back from " + mode)
+		for range 5 {
+			post("after "+mode, http.StatusCreated)
+		}
 	}
+	// All acknowledged writes are there, once each.
+	var feed struct {
+		Count   int `json:"count"`
+		Results []struct {
+			ID   int64  `json:"id"`
+			Verb string `json:"verb"`
+		} `json:"results"`
+	}
+	_, body, _ := timedGet(t, client, s.URL+"/api/v3/users/1/activities?verb=outage.probe&page_size=1000", token)
+	if err := json.Unmarshal([]byte(body), &feed); err != nil {
+		t.Fatalf("feed: %v: %s", err, body)
+	}
+	have := map[int64]int{}
+	for _, a := range feed.Results {
+		have[a.ID]++
+	}
+	for _, id := range acked {
+		if have[id] != 1 {
+			t.Errorf("acknowledged activity %d found %d times after the outages", id, have[id])
+		}
+	}
+	t.Logf("%d acknowledged writes, all found; %d probes in the feed", len(acked), feed.Count)
 	if strings.Contains(s.stderr.String(), `"status":500`) {
 		t.Errorf("a request failed with 500 during the outage; log:\n%s", s.stderr)
 	}
