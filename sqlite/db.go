@@ -75,10 +75,15 @@ func dsn(path string, readOnly bool) string {
 // dialect is SQLite's side of sqlstore.
 type dialect struct{}
 
-func (dialect) Name() string                                    { return "sqlite" }
-func (dialect) Migrations() (embed.FS, string)                  { return migrations, "migrations" }
-func (dialect) Rebind(q string) string                          { return q }
-func (dialect) Time(t time.Time) any                            { return t.UTC().UnixMicro() }
+func (dialect) Name() string                   { return "sqlite" }
+func (dialect) Migrations() (embed.FS, string) { return migrations, "migrations" }
+func (dialect) Rebind(q string) string         { return q }
+func (dialect) Time(t time.Time) any           { return t.UTC().UnixMicro() }
+
+// GroupCommit: SQLite has one writer, so concurrent write requests are
+// committed together (one fsync for the group; see sqlstore.GroupCommitter).
+func (dialect) GroupCommit() bool { return true }
+
 func (dialect) Strpos() string                                  { return "instr" }
 func (dialect) BeginWrite(context.Context, *sql.Tx) error       { return nil } // one writer connection already serializes
 func (dialect) Published(context.Context, *sql.Tx, int64) error { return nil }

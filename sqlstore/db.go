@@ -63,12 +63,17 @@ type DB struct {
 
 	// opTimeout bounds each query and transaction (0: no bound).
 	opTimeout time.Duration
+	// commits runs write transactions in groups (single-writer dialects).
+	commits *committer
 }
 
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() }}
 	db.read = conn{raw: read, db: db}
+	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {
+		db.startCommitter()
+	}
 	return db
 }
 
@@ -101,8 +106,12 @@ func (db *DB) OnPublish(f func(lastID int64)) {
 	db.mu.Unlock()
 }
 
-// Close closes the pools.
+// Close stops the committer, if any, and closes the pools. It may be called
+// more than once.
 func (db *DB) Close() error {
+	if db.commits != nil {
+		db.commits.once.Do(db.commits.close)
+	}
 	if db.readPool == db.write {
 		return db.write.Close()
 	}
@@ -181,6 +190,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	if db.commits != nil {
+		return db.txGrouped(ctx, fn)
+	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	tx, err := db.write.BeginTx(ctx, nil)
@@ -254,19 +266,30 @@ type rawQuerier interface {
 type conn struct {
 	raw rawQuerier
 	db  *DB
+	// detach makes statements ignore cancellation (grouped transactions).
+	detach bool
 }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	rows, err := c.raw.QueryContext(ctx, c.db.q(query), args...)
 	return rows, c.db.mapErr(err)
 }
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+	if c.detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	ctx, cancel := c.db.bound(ctx)
 	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db, cancel}
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.detach {
+		ctx = context.WithoutCancel(ctx)
+	}
 	ctx, cancel := c.db.bound(ctx)
 	defer cancel()
 	res, err := c.raw.ExecContext(ctx, c.db.q(query), args...)
