@@ -57,6 +57,7 @@ type Server struct {
 	patterns  []string
 	broker    *stream.Broker
 	heartbeat time.Duration
+	events    eventCache // the last streamed activity's JSON, shared by all streams
 }
 
 // NewServer returns the API as an http.Handler.

@@ -53,6 +53,7 @@ type sseWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
 	buf bytes.Buffer
+	enc *eventCache
 }
 
 func (e *sseWriter) flush() error {
@@ -63,31 +64,36 @@ func (e *sseWriter) flush() error {
 		return err
 	}
 	e.buf.Reset()
+	if e.buf.Cap() > 4<<10 {
+		e.buf = bytes.Buffer{} // an idle stream keeps no replay-sized buffer
+	}
 	return e.rc.Flush()
 }
 
-// encodedEvent is the JSON of the activity most recently sent. The broker
+// eventCache holds the JSON of the activity most recently sent. The broker
 // hands the same *roster.Activity to every subscriber, and the JSON does
 // not depend on the viewer, so a fan-out to N streams encodes it once
 // instead of N times (json.Marshal was 15% of the server's CPU in a
 // fan-out to 10,000 streams, pprof of cmd/roster-bench).
+type eventCache struct {
+	last atomic.Pointer[encodedEvent]
+}
+
 type encodedEvent struct {
 	a    *roster.Activity
 	data []byte
 }
 
-var lastEvent atomic.Pointer[encodedEvent]
-
 func (e *sseWriter) activity(a *roster.Activity) error {
 	var data []byte
-	if ev := lastEvent.Load(); ev != nil && ev.a == a {
+	if ev := e.enc.last.Load(); ev != nil && ev.a == a {
 		data = ev.data
 	} else {
 		var err error
 		if data, err = json.Marshal(activityOut(a)); err != nil {
 			return err
 		}
-		lastEvent.Store(&encodedEvent{a: a, data: data})
+		e.enc.last.Store(&encodedEvent{a: a, data: data})
 	}
 	e.buf.WriteString("id: " + strconv.FormatInt(a.ID, 10) + "\nevent: activity\ndata: ")
 	e.buf.Write(data)
@@ -142,7 +148,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	out := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	out := &sseWriter{w: w, rc: http.NewResponseController(w), enc: &s.events}
 	out.buf.WriteString("retry: 3000\n\n")
 	if err := out.flush(); err != nil {
 		return nil
