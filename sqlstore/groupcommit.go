@@ -24,7 +24,6 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(tx *wtx) error
 	err  error
-	last int64
 	done chan struct{}
 }
 
