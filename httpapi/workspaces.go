@@ -74,19 +74,27 @@ func (s *Server) manageableWorkspace(r *http.Request) (*roster.Workspace, error)
 }
 
 func (s *Server) handleWorkspaceList(w http.ResponseWriter, r *http.Request) error {
+	return servePage(w, r, func(p roster.Page) ([]*roster.Workspace, int, error) {
+		return s.store.FindWorkspaces(r.Context(), viewer(r), p)
+	}, workspaceOut)
+}
+
+// servePage parses the page parameters, reads one page with find and
+// answers with it, each item converted by out.
+func servePage[T, J any](w http.ResponseWriter, r *http.Request, find func(roster.Page) ([]T, int, error), out func(T) J) error {
 	p, err := parsePage(r)
 	if err != nil {
 		return err
 	}
-	list, total, err := s.store.FindWorkspaces(r.Context(), viewer(r), p.page())
+	list, total, err := find(p.page())
 	if err != nil {
 		return err
 	}
-	out := make([]workspaceJSON, len(list))
-	for i, ws := range list {
-		out[i] = workspaceOut(ws)
+	results := make([]J, len(list))
+	for i, item := range list {
+		results[i] = out(item)
 	}
-	return writePage(w, r, p, total, out)
+	return writePage(w, r, p, total, results)
 }
 
 // writePage answers with one page of a list.
@@ -181,19 +189,9 @@ func (s *Server) handleGrantList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	list, total, err := s.store.FindGrants(r.Context(), ws.ID, p.page())
-	if err != nil {
-		return err
-	}
-	out := make([]grantJSON, len(list))
-	for i, g := range list {
-		out[i] = grantOut(g)
-	}
-	return writePage(w, r, p, total, out)
+	return servePage(w, r, func(p roster.Page) ([]*roster.Grant, int, error) {
+		return s.store.FindGrants(r.Context(), ws.ID, p)
+	}, grantOut)
 }
 
 func (s *Server) handleGrantPut(kind, param string) handlerFunc {
@@ -250,19 +248,11 @@ func (s *Server) handleWorkspaceMembers(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	p, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	list, total, err := s.store.FindMembers(r.Context(), ws.ID, p.page())
-	if err != nil {
-		return err
-	}
-	out := make([]memberJSON, len(list))
-	for i, m := range list {
-		out[i] = memberJSON{userSummary: summary(m.User), Role: m.Role.String(), Via: m.Via}
-	}
-	return writePage(w, r, p, total, out)
+	return servePage(w, r, func(p roster.Page) ([]*roster.Member, int, error) {
+		return s.store.FindMembers(r.Context(), ws.ID, p)
+	}, func(m *roster.Member) memberJSON {
+		return memberJSON{userSummary: summary(m.User), Role: m.Role.String(), Via: m.Via}
+	})
 }
 
 type groupJSON struct {
@@ -276,19 +266,9 @@ func groupOut(g *roster.Group) groupJSON {
 }
 
 func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) error {
-	p, err := parsePage(r)
-	if err != nil {
-		return err
-	}
-	list, total, err := s.store.FindGroups(r.Context(), p.page())
-	if err != nil {
-		return err
-	}
-	out := make([]groupJSON, len(list))
-	for i, g := range list {
-		out[i] = groupOut(g)
-	}
-	return writePage(w, r, p, total, out)
+	return servePage(w, r, func(p roster.Page) ([]*roster.Group, int, error) {
+		return s.store.FindGroups(r.Context(), p)
+	}, groupOut)
 }
 
 // readGroupName decodes a group body: name is required.
