@@ -218,11 +218,10 @@ func (s *Server) handleUserActiveWorkspaces(w http.ResponseWriter, r *http.Reque
 		return err
 	}
 	days := int64(30)
-	if d, ok, err := queryInt(r, "days"); err != nil {
-		return err
-	} else if ok {
-		if d > 3650 {
-			return roster.FieldError(roster.EINVALID, "days", "Ensure this value is between 1 and 3650.")
+	if v, ok := r.URL.Query()["days"]; ok {
+		d, err := strconv.ParseInt(v[0], 10, 64)
+		if err != nil || d < 1 || d > 3650 {
+			return roster.FieldError(roster.EINVALID, "days", "Enter a whole number of days between 1 and 3650.")
 		}
 		days = d
 	}
