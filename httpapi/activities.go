@@ -147,29 +147,31 @@ func (s *Server) writeActivityPage(w http.ResponseWriter, r *http.Request, f ros
 	return writePage(w, r, p, total, activitiesOut(list))
 }
 
-func (s *Server) handleUserActivities(w http.ResponseWriter, r *http.Request) error {
+// userActivityFilter is the feed filter of /users/{id}/activities and its
+// count: the path's (existing) user as actor plus the query's filters.
+func (s *Server) userActivityFilter(r *http.Request) (roster.ActivityFilter, error) {
 	id, err := s.pathUser(r)
 	if err != nil {
-		return err
+		return roster.ActivityFilter{}, err
 	}
 	f, err := parseActivityFilter(r)
+	f.ActorID = &id
+	return f, err
+}
+
+func (s *Server) handleUserActivities(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.userActivityFilter(r)
 	if err != nil {
 		return err
 	}
-	f.ActorID = &id
 	return s.writeActivityPage(w, r, f)
 }
 
 func (s *Server) handleUserActivityCount(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.pathUser(r)
+	f, err := s.userActivityFilter(r)
 	if err != nil {
 		return err
 	}
-	f, err := parseActivityFilter(r)
-	if err != nil {
-		return err
-	}
-	f.ActorID = &id
 	n, err := s.store.CountActivities(r.Context(), f)
 	if err != nil {
 		return err

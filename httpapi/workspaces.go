@@ -194,13 +194,20 @@ func (s *Server) handleGrantList(w http.ResponseWriter, r *http.Request) error {
 	}, grantOut)
 }
 
+// grantTarget reads a grant path: a workspace the viewer may manage and
+// the subject (kind "user" or "group", id in the path value param).
+func (s *Server) grantTarget(r *http.Request, kind, param string) (*roster.Workspace, roster.Subject, error) {
+	ws, err := s.manageableWorkspace(r)
+	if err != nil {
+		return nil, roster.Subject{}, err
+	}
+	sid, err := parseID(r, param)
+	return ws, roster.Subject{Type: kind, ID: sid}, err
+}
+
 func (s *Server) handleGrantPut(kind, param string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ws, err := s.manageableWorkspace(r)
-		if err != nil {
-			return err
-		}
-		sid, err := parseID(r, param)
+		ws, subject, err := s.grantTarget(r, kind, param)
 		if err != nil {
 			return err
 		}
@@ -217,7 +224,7 @@ func (s *Server) handleGrantPut(kind, param string) handlerFunc {
 		if !ok {
 			return roster.FieldError(roster.EINVALID, "role", "Must be one of: viewer, member, admin.")
 		}
-		g := &roster.Grant{Subject: roster.Subject{Type: kind, ID: sid}, Role: role}
+		g := &roster.Grant{Subject: subject, Role: role}
 		if err := s.store.SetGrant(r.Context(), viewer(r).ID, ws.ID, g); err != nil {
 			return err
 		}
@@ -227,15 +234,11 @@ func (s *Server) handleGrantPut(kind, param string) handlerFunc {
 
 func (s *Server) handleGrantDelete(kind, param string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ws, err := s.manageableWorkspace(r)
+		ws, subject, err := s.grantTarget(r, kind, param)
 		if err != nil {
 			return err
 		}
-		sid, err := parseID(r, param)
-		if err != nil {
-			return err
-		}
-		if err := s.store.DeleteGrant(r.Context(), viewer(r).ID, ws.ID, roster.Subject{Type: kind, ID: sid}); err != nil {
+		if err := s.store.DeleteGrant(r.Context(), viewer(r).ID, ws.ID, subject); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -113,10 +113,15 @@ func (db *DB) FindActivities(ctx context.Context, f roster.ActivityFilter) ([]*r
 	if f.Ascending {
 		order = " ORDER BY a.id ASC"
 	}
+	return db.queryActivities(ctx, "SELECT "+activityColumns+activityFrom+where+order+" LIMIT ? OFFSET ?",
+		append(args, f.Limit, f.Offset)...)
+}
+
+// queryActivities runs a query selecting activityColumns.
+func (db *DB) queryActivities(ctx context.Context, query string, args ...any) ([]*roster.Activity, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, "SELECT "+activityColumns+activityFrom+where+order+" LIMIT ? OFFSET ?",
-		append(args, f.Limit, f.Offset)...)
+	rows, err := db.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -178,22 +183,7 @@ func (db *DB) LastActivityID(ctx context.Context) (int64, error) {
 // first, without any visibility filter (the stream broker filters per
 // subscriber).
 func (db *DB) ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*roster.Activity, error) {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	rows, err := db.read.QueryContext(ctx, "SELECT "+activityColumns+activityFrom+" WHERE a.id > ? ORDER BY a.id LIMIT ?", after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var list []*roster.Activity
-	for rows.Next() {
-		a, err := scanActivity(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, a)
-	}
-	return list, rows.Err()
+	return db.queryActivities(ctx, "SELECT "+activityColumns+activityFrom+" WHERE a.id > ? ORDER BY a.id LIMIT ?", after, limit)
 }
 
 // AdminsAmong returns which of the users are active admins.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -127,42 +126,26 @@ func (db *DB) FindGroupMembers(ctx context.Context, id int64, p roster.Page) ([]
 	return users, g.MemberCount, err
 }
 
-func membershipActivity(ctx context.Context, tx *wtx, actor int64, verb string, g *roster.Group, userID int64, username string, now time.Time) error {
-	data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": userID, "username": username}})
-	return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: verb,
-		Object: &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}, Data: data,
-		Published: now})
-}
-
-// AddGroupMember adds a user to a group (idempotent).
+// AddGroupMember adds a user to a group (idempotent: no activity when the
+// user already is a member).
 func (db *DB) AddGroupMember(ctx context.Context, actor, groupID, userID int64) error {
-	now := db.Now()
-	err := db.tx(ctx, func(tx *wtx) error {
-		g, err := findGroup(ctx, tx, groupID)
-		if err != nil {
-			return err
-		}
-		u, err := findUser(ctx, tx, userID)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT (group_id, user_id) DO NOTHING", groupID, userID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		err = membershipActivity(ctx, tx, actor, roster.VerbGroupMemberAdded, g, u.ID, u.Username, now)
-		return err
-	})
-	return err
+	return db.changeMembership(ctx, actor, groupID, userID, roster.VerbGroupMemberAdded,
+		"INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT (group_id, user_id) DO NOTHING", nil)
 }
 
-// RemoveGroupMember removes a user from a group.
+// RemoveGroupMember removes a user from a group; ENOTFOUND when the user is
+// not a member.
 func (db *DB) RemoveGroupMember(ctx context.Context, actor, groupID, userID int64) error {
+	return db.changeMembership(ctx, actor, groupID, userID, roster.VerbGroupMemberRemoved,
+		"DELETE FROM group_members WHERE group_id = ? AND user_id = ?", errNotFound("Membership"))
+}
+
+// changeMembership runs change (bound to group and user) and, when it
+// touched a row, records verb in the same transaction; when it touched none
+// it returns unchanged (nil for an idempotent change).
+func (db *DB) changeMembership(ctx context.Context, actor, groupID, userID int64, verb, change string, unchanged error) error {
 	now := db.Now()
-	err := db.tx(ctx, func(tx *wtx) error {
+	return db.tx(ctx, func(tx *wtx) error {
 		g, err := findGroup(ctx, tx, groupID)
 		if err != nil {
 			return err
@@ -171,15 +154,16 @@ func (db *DB) RemoveGroupMember(ctx context.Context, actor, groupID, userID int6
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", groupID, userID)
+		res, err := tx.ExecContext(ctx, change, groupID, userID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return errNotFound("Membership")
+			return unchanged
 		}
-		err = membershipActivity(ctx, tx, actor, roster.VerbGroupMemberRemoved, g, u.ID, u.Username, now)
-		return err
+		data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username}})
+		return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: verb,
+			Object: &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}, Data: data,
+			Published: now})
 	})
-	return err
 }
