@@ -30,6 +30,7 @@ func (c connector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	multiThreadMode(cn)
 	inner, ok := cn.(innerConn)
 	if !ok {
 		return cn, nil // a driver without the expected methods: no cache
