@@ -88,6 +88,17 @@ func (dialect) Strpos() string                                  { return "instr"
 func (dialect) BeginWrite(context.Context, *sql.Tx) error       { return nil } // one writer connection already serializes
 func (dialect) Published(context.Context, *sql.Tx, int64) error { return nil }
 
+func (dialect) JSONArrayAgg(keys, exprs []string, order string) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + k + "', " + exprs[i])
+	}
+	return "json_group_array(json_object(" + b.String() + ") ORDER BY " + order + ")"
+}
+
 // SearchFrom narrows a search through the FTS5 trigram index: every trigram
 // of every term of three or more characters must be present (detail=none
 // keeps the index small; the caller re-checks each term with instr). With

@@ -71,25 +71,43 @@ func (tx *wtx) insertToken(ctx context.Context, t *roster.Token, now time.Time) 
 
 var errBadToken = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "Invalid or expired token."}
 
-// FindSession resolves a token hash to its active user.
+// FindSession resolves a token hash to its active user. Answers are
+// reused for up to the session cache's TTL (see DefaultSessionCacheTTL).
 func (db *DB) FindSession(ctx context.Context, hash []byte) (*roster.Session, error) {
+	now := db.Now()
+	if s, ok := db.sessions.get(hash, now); ok {
+		return s, nil
+	}
+	epoch, fetched := db.sessions.begin()
 	var tokenID int64
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, t.id FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = ? AND t.expires_at > ? AND u.is_active`, hash, db.t(db.Now())), &tokenID)
+	var expires dbTime
+	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, t.id, t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.hash = ? AND t.expires_at > ? AND u.is_active`, hash, db.t(now)), &tokenID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errBadToken
 	} else if err != nil {
 		return nil, err
 	}
-	return &roster.Session{TokenID: tokenID, User: u}, nil
+	s := &roster.Session{TokenID: tokenID, User: u}
+	db.sessions.put(hash, s, expires.t, epoch, fetched)
+	return s, nil
+}
+
+// SetSessionCacheTTL sets how long FindSession may reuse an answer; 0
+// turns the cache off.
+func (db *DB) SetSessionCacheTTL(d time.Duration) {
+	db.sessions.ttl.Store(int64(max(d, 0)))
+	db.sessions.invalidate()
 }
 
 // DeleteToken revokes one token.
 func (db *DB) DeleteToken(ctx context.Context, id int64) error {
-	return db.tx(ctx, func(tx *wtx) error {
+	err := db.tx(ctx, func(tx *wtx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE id = ?", id)
 		return err
 	})
+	db.sessions.invalidate()
+	return err
 }
 
 // TokenValid reports whether token id still authenticates an active user.

@@ -34,6 +34,10 @@ type Dialect interface {
 	Time(t time.Time) any
 	// Strpos names the function strpos(haystack, needle) (SQLite: instr).
 	Strpos() string
+	// JSONArrayAgg returns an aggregate expression that collects one JSON
+	// object per row, with the given keys and value expressions, into a
+	// JSON array sorted by order; over no rows it gives [].
+	JSONArrayAgg(keys, exprs []string, order string) string
 	// BeginWrite runs first in every write transaction: the PostgreSQL store
 	// takes a cluster-wide advisory lock there, so that writes (and activity
 	// ids) are serialized as they are on SQLite's single writer.
@@ -65,11 +69,14 @@ type DB struct {
 	opTimeout time.Duration
 	// commits runs write transactions in groups (single-writer dialects).
 	commits *committer
+	// sessions caches FindSession's answers briefly.
+	sessions *sessionCache
 }
 
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() }}
+	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() },
+		sessions: newSessionCache(DefaultSessionCacheTTL)}
 	db.read = conn{raw: read, db: db}
 	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {
 		db.startCommitter()
