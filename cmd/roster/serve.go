@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sync"
 	"time"
@@ -34,6 +35,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	dbTimeout := fs.Duration("db-timeout", 10*time.Second, "PostgreSQL: longest wait for one query or transaction before a 503")
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
+	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
+	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,6 +45,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *pool < 1 {
 		return usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
+	}
+	if *sessionTTL < 0 {
+		return usagef("--session-cache-ttl must not be negative")
 	}
 	if *dbTimeout <= 0 {
 		return usagef("--db-timeout must be positive")
@@ -65,6 +71,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if kind, _, _ := parseDB(*dbURL); kind == kindPostgres {
 		db.SetOpTimeout(*dbTimeout)
 	}
+	db.SetSessionCacheTTL(*sessionTTL)
 	// Listen before creating the first admin, so that a bad --addr does not
 	// spend the one printing of its password on a run that exits at once.
 	ln, err := net.Listen("tcp", *addr)
@@ -101,6 +108,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := httpapi.NewHTTPServer(*addr, api, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
 
+	if *pprofAddr != "" {
+		pln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return usagef("listen on --pprof-addr %s: %v", *pprofAddr, err)
+		}
+		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = psrv.Serve(pln) }()
+		defer psrv.Close()
+		log.Info("pprof listening", "addr", pln.Addr().String())
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -121,6 +139,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// pprofMux serves the runtime profiles of net/http/pprof. It is its own
+// mux on its own listener, so the profiles never share the API's address.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // bootstrapAdmin creates the admin "admin" on first start (no users yet)
