@@ -50,6 +50,8 @@ type config struct {
 	events      int
 	out         string
 	rosterBin   string
+	pprofDir    string
+	pprofAddr   string // set while a server started with --pprof-addr runs
 }
 
 func main() {
@@ -66,6 +68,7 @@ func main() {
 	flag.IntVar(&c.events, "sse-events", 5, "events published to all SSE subscribers")
 	flag.StringVar(&c.out, "out", "bench-results.md", "Markdown report to write")
 	flag.StringVar(&c.rosterBin, "roster", "", "roster binary to run (default: build ./cmd/roster)")
+	flag.StringVar(&c.pprofDir, "pprof", "", "write a CPU profile of the server for each HTTP scenario's measured window into this directory")
 	list := flag.Bool("list", false, "list the scenarios and exit")
 	flag.Parse()
 	if *list {
@@ -189,10 +192,11 @@ func run(ctx context.Context, c config) error {
 		anyHTTP = anyHTTP || on(s)
 	}
 	if anyHTTP {
-		srv, err := startServer(bin, c.db, 20)
+		srv, err := startServer(bin, c.db, 20, c.pprofDir != "")
 		if err != nil {
 			return err
 		}
+		c.pprofAddr = srv.pprofAddr
 		auth := map[string]string{"Authorization": "Bearer " + fx.viewerToken}
 		pages := (fx.users + 49) / 50
 		sc := map[string]struct {
@@ -395,26 +399,42 @@ func newToken(ctx context.Context, db *sqlstore.DB, uid int64) (string, error) {
 
 // server is `roster serve` in a child process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
+	cmd       *exec.Cmd
+	url       string
+	pprofAddr string
+	done      chan error
 }
 
-func startServer(bin, db string, maxStreams int) (*server, error) {
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startServer(bin, db string, maxStreams int, profile bool) (*server, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "serve", "--db", db, "--addr", addr, "--max-streams-per-user", strconv.Itoa(maxStreams))
+	args := []string{"serve", "--db", db, "--addr", addr, "--max-streams-per-user", strconv.Itoa(maxStreams)}
+	var paddr string
+	if profile {
+		if paddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof-addr", paddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "ROSTER_LOG_FORMAT=json")
 	cmd.Stdout = io.Discard
 	cmd.Stderr = io.Discard // one log line per request would cost more than the request
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, url: "http://" + addr, done: make(chan error, 1)}
+	s := &server{cmd: cmd, url: "http://" + addr, pprofAddr: paddr, done: make(chan error, 1)}
 	go func() { s.done <- cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -572,8 +592,12 @@ func (c config) load(name, what, base string, headers map[string]string, gen fun
 	time.Sleep(c.warmup)
 	measuring.Store(true)
 	t0 := time.Now()
+	profiled := c.profile(name)
 	time.Sleep(c.duration)
 	measuring.Store(false)
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(os.Stderr, "(profile: %v) ", err)
+	}
 	el := time.Since(t0)
 	stop.Store(true)
 	wg.Wait()
@@ -593,12 +617,50 @@ func (c config) load(name, what, base string, headers map[string]string, gen fun
 	return r
 }
 
+// profile records a CPU profile of the server over the measured window
+// into c.pprofDir/<name>.cpu.pprof, when profiling is on.
+func (c config) profile(name string) <-chan error {
+	done := make(chan error, 1)
+	if c.pprofAddr == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		secs := max(int(c.duration/time.Second), 1)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.pprofAddr, secs))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("status %d", resp.StatusCode)
+			return
+		}
+		if err := os.MkdirAll(c.pprofDir, 0o755); err != nil {
+			done <- err
+			return
+		}
+		f, err := os.Create(filepath.Join(c.pprofDir, name+".cpu.pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
+}
+
 // sseFanout starts a fresh server, measures its RSS, opens n idle streams
 // on one actor, measures again, then publishes events through the API and
 // records when each subscriber receives each one.
 func sseFanout(c config, bin string, fx *fixture) ([]result, error) {
 	n := c.subscribers
-	srv, err := startServer(bin, c.db, n+10)
+	srv, err := startServer(bin, c.db, n+10, false)
 	if err != nil {
 		return nil, err
 	}
