@@ -95,4 +95,3 @@ func searchRank(s roster.UserSearch) (string, []any) {
 func searchText(u *roster.User) string {
 	return strings.Join([]string{roster.Fold(u.Username), roster.Fold(u.Email), roster.Fold(u.FirstName), roster.Fold(u.LastName)}, "\x1f")
 }
-
