@@ -36,6 +36,21 @@ type User struct {
 	Version int64
 }
 
+// UserSummary is what lists show of a user.
+type UserSummary struct {
+	ID        int64
+	Username  string
+	Email     string
+	FirstName string
+	LastName  string
+	IsActive  bool
+}
+
+// Summary returns the summary of u.
+func (u *User) Summary() *UserSummary {
+	return &UserSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
+}
+
 // GroupRef names a group a user belongs to.
 type GroupRef struct {
 	ID   int64
@@ -143,8 +158,9 @@ func (u UserUpdate) Apply(old *User) *User {
 // UserUpdate.IfVersion no longer matches.
 type UserService interface {
 	FindUserByID(ctx context.Context, id int64) (*User, error)
-	// FindUsers returns one page of users and the total count of the filter.
-	FindUsers(ctx context.Context, f UserFilter) ([]*User, int, error)
+	// FindUsers returns one page of user summaries and the total count of
+	// the filter. The summaries may be shared with other callers: read only.
+	FindUsers(ctx context.Context, f UserFilter) ([]*UserSummary, int, error)
 	// SearchUsers returns one page of matches, best first, and their total.
 	SearchUsers(ctx context.Context, s UserSearch) ([]*User, int, error)
 	// CreateUser stores u, sets its ID and DateJoined, and records a

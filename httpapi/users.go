@@ -52,6 +52,14 @@ func summaries(users []*roster.User) []userSummary {
 	return out
 }
 
+func listSummaries(users []*roster.UserSummary) []userSummary {
+	out := make([]userSummary, len(users))
+	for i, u := range users {
+		out[i] = userSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
+	}
+	return out
+}
+
 func profile(u *roster.User) userProfile {
 	p := userProfile{userSummary: summary(u), IsAdmin: u.IsAdmin, Bio: u.Bio, AvatarURL: u.AvatarURL, Timezone: u.Timezone,
 		Locale: u.Locale, DateJoined: apiTime(u.DateJoined), LastLogin: optTime(u.LastLogin), LastActiveAt: optTime(u.LastActiveAt),
@@ -118,7 +126,7 @@ func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := paginate(r, p, total, summaries(users))
+	body, err := paginate(r, p, total, listSummaries(users))
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,15 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlite"
 	"github.com/rosterhq/roster/sqlstore"
 )
 
 // TestDeepPagesMatchOffset holds the deep-page path of FindUsers (a seek
 // to the page's first id) to plain OFFSET paging, with gaps in the ids,
-// in both directions and with the isActive filter.
+// in both directions and with the isActive filter: first before the
+// checkpoints of the users version exist, then through them, then after
+// deletions (a new version) again before and through the new checkpoints.
 func TestDeepPagesMatchOffset(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpenDB(t)
@@ -23,6 +26,22 @@ func TestDeepPagesMatchOffset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	compareDeepPages(t, db)
+	db.WaitBackground()
+	compareDeepPages(t, db)
+	for _, id := range []int64{3, 1025, 1026, 2100} {
+		if _, err := db.WriteDB().Exec("DELETE FROM users WHERE id = ?", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareDeepPages(t, db)
+	db.WaitBackground()
+	compareDeepPages(t, db)
+}
+
+func compareDeepPages(t *testing.T, db *sqlite.DB) {
+	t.Helper()
+	ctx := context.Background()
 	yes, no := true, false
 	for _, active := range []*bool{nil, &yes, &no} {
 		for _, ordering := range []string{"id", "-id"} {

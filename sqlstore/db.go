@@ -71,12 +71,29 @@ type DB struct {
 	commits *committer
 	// sessions caches FindSession's answers briefly.
 	sessions *sessionCache
+	// lists caches user list pages and deep-page checkpoints per users version.
+	lists *listCache
+
+	// bgCtx ends, and bg is waited for, when the store closes.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+}
+
+// WaitBackground waits for the store's background work (building
+// deep-page checkpoints) started so far; tests use it.
+func (db *DB) WaitBackground() { db.bg.Wait() }
+
+// background runs fn in a goroutine that Close cancels and waits for.
+func (db *DB) background(fn func(ctx context.Context)) {
+	db.bg.Go(func() { fn(db.bgCtx) })
 }
 
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() },
-		sessions: newSessionCache(DefaultSessionCacheTTL)}
+		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache()}
+	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {
 		db.startCommitter()
@@ -116,6 +133,8 @@ func (db *DB) OnPublish(f func(lastID int64)) {
 // Close stops the committer, if any, and closes the pools. It may be called
 // more than once.
 func (db *DB) Close() error {
+	db.bgCancel()
+	db.bg.Wait()
 	if db.commits != nil {
 		db.commits.once.Do(db.commits.close)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -114,60 +115,162 @@ func orderBy(ordering string) (string, error) {
 	return col + " " + dir + nulls + ", u.id " + dir, nil
 }
 
-// FindUsers returns one page of users; the total comes from the counters
-// table, so no request rescans the users table to count.
-func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.User, int, error) {
+// summaryColumns are the columns of a roster.UserSummary.
+const summaryColumns = "u.id, u.username, u.email, u.first_name, u.last_name, u.is_active"
+
+// FindUsers returns one page of user summaries. The total and the users
+// version come from the counters table (kept by triggers), so no request
+// rescans the users table to count, and pages are cached under the
+// version: any insert, delete or change of a summary field bumps it (see
+// listcache.go). Deep pages in id order seek through sampled checkpoints.
+func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.UserSummary, int, error) {
 	order, err := orderBy(f.Ordering)
 	if err != nil {
 		return nil, 0, err
 	}
-	countSQL := "SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM counters WHERE name IN ('users_active', 'users_inactive')"
-	where, args := "", []any{}
+	names, where, args := "'users_active', 'users_inactive'", "", []any{}
 	if f.IsActive != nil {
-		countSQL = "SELECT value FROM counters WHERE name = 'users_inactive'"
+		names = "'users_inactive'"
 		if *f.IsActive {
-			countSQL = "SELECT value FROM counters WHERE name = 'users_active'"
+			names = "'users_active'"
 		}
 		where, args = " WHERE u.is_active = ?", []any{*f.IsActive}
 	}
-	// Read the count and the page in one read transaction so they agree.
+	// Read the counters and the page in one read transaction so they agree.
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
 	var total int
-	if err := tx.QueryRowContext(ctx, countSQL).Scan(&total); err != nil {
+	var version int64
+	err = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN (`+names+`, 'users_version')`).Scan(&total, &version)
+	if err != nil {
 		return nil, 0, err
 	}
 	if f.Offset >= total {
-		return []*roster.User{}, total, nil
+		return []*roster.UserSummary{}, total, nil
 	}
+	set := listSet{version: version, total: total, active: activeKey(f.IsActive)}
+	key := listKey{listSet: set, order: order, offset: f.Offset, limit: f.Limit}
+	cacheable := !strings.HasPrefix(order, "u.last_login") // logins do not bump the version
+	if cacheable {
+		if page, ok := db.lists.page(key); ok {
+			return page, total, nil
+		}
+	}
+	var page []*roster.UserSummary
 	if f.Offset >= deepOffset && (order == "u.id ASC" || order == "u.id DESC") {
-		// A deep page in id order: find the page's first id by skipping
-		// over a narrow index (users_id_order on SQLite, the primary key
-		// on PostgreSQL), then read only the page's rows from there,
-		// instead of stepping over every earlier row of the table.
-		cmp, sub := ">=", "SELECT id FROM users u"+where+" ORDER BY u.id ASC LIMIT 1 OFFSET ?"
-		if order == "u.id DESC" {
-			cmp, sub = "<=", "SELECT id FROM users u"+where+" ORDER BY u.id DESC LIMIT 1 OFFSET ?"
-		}
-		cond := " WHERE "
-		if where != "" {
-			cond = where + " AND "
-		}
-		users, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+cond+"u.id "+cmp+" ("+sub+") ORDER BY "+order+" LIMIT ?",
-			append(append(args, args...), f.Offset, f.Limit)...)
-		return users, total, err
+		page, err = db.deepIDPage(ctx, tx, set, where, args, order == "u.id DESC", f.Page)
+	} else {
+		page, err = querySummaries(ctx, tx, "SELECT "+summaryColumns+" FROM users u"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
+			append(args, f.Limit, f.Offset)...)
 	}
-	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
-		append(args, f.Limit, f.Offset)...)
-	return users, total, err
+	if err != nil {
+		return nil, 0, err
+	}
+	if cacheable {
+		db.lists.putPage(key, page)
+	}
+	return page, total, nil
+}
+
+// deepIDPage reads a page far into the id order. It finds the page's
+// first id by skipping over a narrow index (users_id_order on SQLite, the
+// primary key on PostgreSQL) from the nearest checkpoint below it: at most
+// checkpointStep entries once the checkpoints of this users version are
+// built, every earlier entry until then. Then it reads only the page's rows.
+func (db *DB) deepIDPage(ctx context.Context, tx querier, set listSet, where string, args []any, desc bool, p roster.Page) ([]*roster.UserSummary, error) {
+	// pos is the position of the page's first row in ascending id order.
+	pos := p.Offset
+	if desc {
+		pos = set.total - 1 - p.Offset
+	}
+	from, skip := int64(0), pos
+	cps, start := db.lists.checkpoints(set)
+	if start {
+		db.background(func(ctx context.Context) {
+			defer db.lists.doneBuilding(set)
+			db.buildCheckpoints(ctx, set, where, args)
+		})
+	}
+	if cps != nil && pos >= checkpointStep {
+		k := pos/checkpointStep - 1 // cps[k] is the id at position (k+1)*checkpointStep
+		from, skip = cps[k], pos-(k+1)*checkpointStep
+	}
+	cond := " WHERE "
+	if where != "" {
+		cond = where + " AND "
+	}
+	cmp, dir := ">=", "ASC"
+	if desc {
+		cmp, dir = "<=", "DESC"
+	}
+	sub := "SELECT u.id FROM users u" + cond + "u.id >= ? ORDER BY u.id ASC LIMIT 1 OFFSET ?"
+	return querySummaries(ctx, tx, "SELECT "+summaryColumns+" FROM users u"+cond+"u.id "+cmp+" ("+sub+") ORDER BY u.id "+dir+" LIMIT ?",
+		append(append(append([]any{}, args...), args...), from, skip, p.Limit)...)
+}
+
+// buildCheckpoints reads every id of set in order, in its own read
+// transaction, and keeps every checkpointStep-th one if the counters
+// still show set's version and total.
+func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, args []any) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return
+	}
+	defer done()
+	var version int64
+	if err := tx.QueryRowContext(ctx, "SELECT value FROM counters WHERE name = 'users_version'").Scan(&version); err != nil || version != set.version {
+		return
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT u.id FROM users u"+where+" ORDER BY u.id ASC", args...)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	var cps []int64
+	n := 0
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return
+		}
+		if n > 0 && n%checkpointStep == 0 { // the id at position n, counting from 0
+			cps = append(cps, id)
+		}
+		n++
+	}
+	if rows.Err() != nil || n != set.total {
+		return
+	}
+	db.lists.putCheckpoints(set, cps)
 }
 
 // deepOffset is where FindUsers starts seeking a page's first id instead
 // of paging with OFFSET.
 const deepOffset = 1000
+
+func querySummaries(ctx context.Context, q querier, query string, args ...any) ([]*roster.UserSummary, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := []*roster.UserSummary{}
+	for rows.Next() {
+		var u roster.UserSummary
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive); err != nil {
+			return nil, err
+		}
+		users = append(users, &u)
+	}
+	return users, rows.Err()
+}
 
 func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
 	rows, err := q.QueryContext(ctx, query, args...)

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"FindUsersOrderings", testFindUsersOrderings},
 		{"FindUsersIsActive", testFindUsersIsActive},
 		{"CountsFollowChanges", testCountsFollowChanges},
+		{"ListsFollowEveryChange", testListsFollowEveryChange},
 		{"SearchSubstring", testSearchSubstring},
 		{"SearchAllTerms", testSearchAllTerms},
 		{"SearchNoCrossFieldMatch", testSearchNoCrossFieldMatch},
@@ -221,10 +222,16 @@ func wantFields(t *testing.T, e *roster.Error, fields ...string) {
 
 func ptr[T any](v T) *T { return &v }
 
-func ids(users []*roster.User) []int64 {
+// ids returns the ids of users or user summaries, in order.
+func ids[T roster.User | roster.UserSummary](users []*T) []int64 {
 	out := make([]int64, len(users))
 	for i, u := range users {
-		out[i] = u.ID
+		switch u := any(u).(type) {
+		case *roster.User:
+			out[i] = u.ID
+		case *roster.UserSummary:
+			out[i] = u.ID
+		}
 	}
 	return out
 }

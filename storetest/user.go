@@ -134,7 +134,7 @@ func testIDsNeverReused(t *testing.T, h *harness) {
 }
 
 // listAll returns every user of f, in order, with a page size of 1000.
-func (h *harness) listAll(f roster.UserFilter) ([]*roster.User, int) {
+func (h *harness) listAll(f roster.UserFilter) ([]*roster.UserSummary, int) {
 	h.t.Helper()
 	f.Offset, f.Limit = 0, 1000
 	users, n, err := h.s.FindUsers(h.ctx, f)
@@ -243,7 +243,7 @@ func testFindUsersOrderings(t *testing.T, h *harness) {
 			// logged in sort together at one end.
 			want := sortedByID(byID)
 			slices.SortStableFunc(want, func(a, b *roster.User) int { return strings.Compare(k(a), k(b)) })
-			if field == "lastLogin" && asc[0].LastLogin != nil {
+			if field == "lastLogin" && byID[asc[0].ID].LastLogin != nil {
 				// nulls last is as good as nulls first, as long as both directions agree
 				slices.SortStableFunc(want, func(a, b *roster.User) int {
 					return boolCmp(a.LastLogin == nil, b.LastLogin == nil)
@@ -627,4 +627,65 @@ func testDeleteLastAdmin(t *testing.T, h *harness) {
 		t.Fatalf("deleting one of two active admins: %v", err)
 	}
 	wantCode(t, h.s.DeleteUser(h.ctx, c.ID, c.ID), roster.ECONFLICT)
+}
+
+// testListsFollowEveryChange: list pages are served from a cache keyed by
+// the users version; every change a summary shows must reach the next
+// read, including changes that leave the count as it was.
+func testListsFollowEveryChange(t *testing.T, h *harness) {
+	a, b, c := h.createNamed("lista"), h.createNamed("listb"), h.createNamed("listc")
+	page := func(f roster.UserFilter) []roster.UserSummary {
+		t.Helper()
+		f.Limit = 10
+		got, _, err := h.s.FindUsers(h.ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]roster.UserSummary, len(got))
+		for i, u := range got {
+			out[i] = *u
+		}
+		return out
+	}
+	for _, f := range []roster.UserFilter{{}, {Ordering: "-username"}, {IsActive: ptr(true)}} {
+		page(f) // fill the cache
+	}
+	check := func(what string, f roster.UserFilter, want func(u roster.UserSummary) bool) {
+		t.Helper()
+		for _, u := range page(f) {
+			if want(u) {
+				return
+			}
+		}
+		t.Errorf("after %s: FindUsers(%+v) = %+v, missing the change", what, f, page(f))
+	}
+	h.update(b.ID, roster.UserUpdate{Username: ptr("listb2")})
+	check("a rename", roster.UserFilter{}, func(u roster.UserSummary) bool { return u.ID == b.ID && u.Username == "listb2" })
+	check("a rename", roster.UserFilter{Ordering: "-username"}, func(u roster.UserSummary) bool { return u.Username == "listb2" })
+	h.update(b.ID, roster.UserUpdate{FirstName: ptr("Bea"), LastName: ptr("Lee"), Email: ptr("bea@example.com")})
+	check("a name and email change", roster.UserFilter{}, func(u roster.UserSummary) bool {
+		return u.ID == b.ID && u.FirstName == "Bea" && u.LastName == "Lee" && u.Email == "bea@example.com"
+	})
+	h.update(c.ID, roster.UserUpdate{IsActive: ptr(false)})
+	check("a deactivation", roster.UserFilter{}, func(u roster.UserSummary) bool { return u.ID == c.ID && !u.IsActive })
+	if got := ids(sliceOfPtrs(page(roster.UserFilter{IsActive: ptr(true)}))); slices.Contains(got, c.ID) {
+		t.Errorf("after a deactivation, the isActive=true list still has user %d: %v", c.ID, got)
+	}
+	// A deletion and a creation: the total is back where it was.
+	if err := h.s.DeleteUser(h.ctx, 0, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	d := h.createNamed("listd")
+	got := ids(sliceOfPtrs(page(roster.UserFilter{})))
+	if slices.Contains(got, a.ID) || !slices.Contains(got, d.ID) {
+		t.Errorf("after deleting %d and creating %d (same count): list = %v", a.ID, d.ID, got)
+	}
+}
+
+func sliceOfPtrs[T any](xs []T) []*T {
+	out := make([]*T, len(xs))
+	for i := range xs {
+		out[i] = &xs[i]
+	}
+	return out
 }
