@@ -17,7 +17,8 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // (the unique constraints stay, so duplicates still fail) and returns the
 // function that, in the same transaction, recreates them from their saved
 // SQL and recomputes what the triggers maintain: the users_fts index (FTS5
-// rebuild), the user counters and group member counts (the seed sets
+// rebuild), the search_grams counts (one pass of roster_gram_counts), the
+// user counters and group member counts (the seed sets
 // lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
 // than maintaining them row by row.
@@ -64,6 +65,10 @@ func (dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context,
 		}
 		for _, q := range []string{
 			`INSERT INTO users_fts(users_fts) VALUES ('rebuild')`,
+			`DELETE FROM search_grams`,
+			`INSERT INTO search_grams(gram, prefix, is_active, users)
+			 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3
+			   FROM json_each((SELECT roster_gram_counts(search_text, is_active) FROM users))`,
 			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE is_active) WHERE name = 'users_active'`,
 			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE NOT is_active) WHERE name = 'users_inactive'`,
 			`UPDATE groups SET member_count = (SELECT count(*) FROM group_members m WHERE m.group_id = groups.id)`,

@@ -110,6 +110,10 @@ func (dialect) SearchFrom(terms []string) (string, []string, []any) {
 	return "users u", nil, nil
 }
 
+// SearchGramMax: the schema keeps search_grams for grams of up to maxGram
+// characters (migration 0020, searchgrams.go).
+func (dialect) SearchGramMax() int { return maxGram }
+
 // trigramMatch returns an FTS5 query that ANDs every trigram of every term of
 // three or more characters, or "" when no term is that long.
 func trigramMatch(terms []string) string {

@@ -26,7 +26,7 @@ func openDB(dsn string) *sql.DB {
 type connector struct{ dsn string }
 
 func (c connector) Connect(context.Context) (driver.Conn, error) {
-	cn, err := (&sqlite3.Driver{}).Open(c.dsn)
+	cn, err := rosterDriver.Open(c.dsn)
 	if err != nil {
 		return nil, err
 	}

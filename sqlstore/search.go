@@ -14,6 +14,9 @@ import (
 // contains every term. Terms of three or more characters go through the
 // trigram index (users_fts); shorter terms are checked with instr on the
 // candidates, or, when every term is short, on a scan of the users table.
+// One short term, the commonest case and the one with the most matches, is
+// counted and paged without visiting every match where the dialect keeps
+// search_grams (search_short.go).
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
 	for _, t := range s.Terms {
 		// No field holds a control character (validation rejects them). A
@@ -23,6 +26,9 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		if strings.ContainsFunc(t, unicode.IsControl) {
 			return []*roster.User{}, 0, nil
 		}
+	}
+	if db.shortTerm(s) {
+		return db.searchShort(ctx, s)
 	}
 	from, where, args := db.d.SearchFrom(s.Terms)
 	for _, t := range s.Terms {

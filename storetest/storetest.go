@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"SearchShortTerms", testSearchShortTerms},
 		{"SearchIsActive", testSearchIsActive},
 		{"SearchPages", testSearchPages},
+		{"SearchRandomized", testSearchRandomized},
 		{"UpdateOnlySetFields", testUpdateOnlySetFields},
 		{"UpdateIfVersion", testUpdateIfVersion},
 		{"UpdateUniqueness", testUpdateUniqueness},

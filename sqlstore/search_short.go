@@ -1,0 +1,177 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
+)
+
+// SearchGramCounter is implemented by dialects whose schema keeps the
+// search_grams table: for every gram of 1 to SearchGramMax characters, the
+// exact number of users, by is_active, that have it in one of their four
+// folded fields (prefix = 0) and that have a field starting with it
+// (prefix = 1), kept in step with users by the write transactions.
+type SearchGramCounter interface {
+	SearchGramMax() int
+}
+
+// shortTerm reports whether s is one term short enough for search_grams.
+func (db *DB) shortTerm(s roster.UserSearch) bool {
+	g, ok := db.d.(SearchGramCounter)
+	if !ok || len(s.Terms) != 1 || s.Query != s.Terms[0] || !utf8.ValidString(s.Query) {
+		return false
+	}
+	return utf8.RuneCountInString(s.Query) <= g.SearchGramMax()
+}
+
+// searchShort answers a search for one short term without visiting every
+// match: the counts come from search_grams, and the page is read group by
+// group in rank order (exact username/email matches, then users with a
+// field starting with the term, then the rest), each in id order up to the
+// page's end. A group is read either by a scan of users in id order that
+// stops at the page's end (cheap when the group is a large share of the
+// users), or through indexes (the folded columns' for prefixes, the trigram
+// index for the rest of a 3-character term) and a sort of the group (cheap
+// when it is small).
+func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
+	t := s.Query
+	active, activeArgs, gramActive := "", []any{}, ""
+	if s.IsActive != nil {
+		active, activeArgs, gramActive = " AND u.is_active = ?", []any{*s.IsActive}, " AND is_active = ?"
+	}
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+
+	// One read transaction: the counts and the rows agree.
+	// contain and prefix count the users of the search (isActive applied),
+	// containAll and prefixAll those an index path reads before filtering.
+	var contain, prefix, containAll, prefixAll, all int
+	err = tx.QueryRowContext(ctx, `SELECT
+		CAST(coalesce(sum(CASE WHEN prefix = 0`+gramActive+` THEN users END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN prefix = 1`+gramActive+` THEN users END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN prefix = 0 THEN users END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN prefix = 1 THEN users END), 0) AS BIGINT),
+		(SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM counters WHERE name IN ('users_active', 'users_inactive'))
+		FROM search_grams WHERE gram = ?`,
+		append(append(slices.Clone(activeArgs), activeArgs...), t)...).Scan(&contain, &prefix, &containAll, &prefixAll, &all)
+	if err != nil {
+		return nil, 0, err
+	}
+	users := []*roster.User{}
+	if contain == 0 || s.Offset >= contain {
+		return users, contain, nil
+	}
+	exact, err := searchQuery(ctx, tx, "SELECT "+userColumns+" FROM users u WHERE (u.username_fold = ? OR u.email_fold = ?)"+active+" ORDER BY u.id",
+		append([]any{t, t}, activeArgs...)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Every exact match starts with the term, so it is among the prefix
+	// matches that search_grams counts.
+	nPrefix, nRest := prefix-len(exact), contain-prefix
+	if nPrefix < 0 || nRest < 0 {
+		return nil, 0, fmt.Errorf("search_grams out of step for %q: %d users contain it, %d start with it, %d match exactly", t, contain, prefix, len(exact))
+	}
+
+	hi := prefixEnd(t)
+	var prefixArgs []any
+	for range 4 {
+		prefixArgs = append(prefixArgs, t, hi)
+	}
+	// Unary + keeps these terms off the indexes: they filter a scan in id order.
+	const anyPrefix = "((+u.username_fold >= ? AND +u.username_fold < ?) OR (+u.email_fold >= ? AND +u.email_fold < ?)" +
+		" OR (+u.first_fold >= ? AND +u.first_fold < ?) OR (+u.last_fold >= ? AND +u.last_fold < ?))"
+	// scanCost estimates the rows a scan in id order visits to reach the
+	// end of a page of a group of n users spread over all of them.
+	scanCost := func(offset, limit, n int) float64 {
+		return float64(offset+limit) * float64(all) / float64(n)
+	}
+
+	groups := []struct {
+		n     int
+		fetch func(offset, limit int) ([]*roster.User, error)
+	}{
+		{len(exact), func(offset, limit int) ([]*roster.User, error) {
+			return exact[offset : offset+limit], nil
+		}},
+		{nPrefix, func(offset, limit int) ([]*roster.User, error) {
+			where, args := " WHERE "+anyPrefix, slices.Clone(prefixArgs)
+			// A range scan of an index costs a few times less a row than
+			// a scan of the table, but the whole group is read and sorted.
+			if scanCost(offset, limit, nPrefix) > 4*float64(prefixAll) {
+				where = ` WHERE u.id IN (SELECT id FROM users WHERE username_fold >= ? AND username_fold < ?
+					UNION ALL SELECT id FROM users WHERE email_fold >= ? AND email_fold < ?
+					UNION ALL SELECT id FROM users WHERE first_fold >= ? AND first_fold < ?
+					UNION ALL SELECT id FROM users WHERE last_fold >= ? AND last_fold < ?)`
+			}
+			return searchQuery(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+
+				" AND u.username_fold <> ? AND u.email_fold <> ?"+active+" ORDER BY u.id LIMIT ? OFFSET ?",
+				append(append(append(args, t, t), activeArgs...), limit, offset)...)
+		}},
+		{nRest, func(offset, limit int) ([]*roster.User, error) {
+			from, args := "users u", []any(nil)
+			// The trigram index's candidates are exactly the users that
+			// contain a 3-character term; reading each costs a lookup.
+			if f, _, a := db.d.SearchFrom(s.Terms); len(a) > 0 && scanCost(offset, limit, nRest) > 2*float64(containAll) {
+				from, args = f, a
+			}
+			return searchQuery(ctx, tx, "SELECT "+userColumns+" FROM "+from+" WHERE "+db.d.Strpos()+"(u.search_text, ?) > 0 AND NOT "+anyPrefix+
+				active+" ORDER BY u.id LIMIT ? OFFSET ?",
+				append(append(append(append(args, t), prefixArgs...), activeArgs...), limit, offset)...)
+		}},
+	}
+	offset, limit := s.Offset, s.Limit
+	for _, g := range groups {
+		if limit <= 0 {
+			break
+		}
+		if offset >= g.n {
+			offset -= g.n
+			continue
+		}
+		n := min(limit, g.n-offset)
+		page, err := g.fetch(offset, n)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(page) != n {
+			return nil, 0, fmt.Errorf("search_grams out of step for %q: read %d users of a group, want %d", t, len(page), n)
+		}
+		users = append(users, page...)
+		offset, limit = 0, limit-n
+	}
+	return users, contain, nil
+}
+
+// prefixEnd returns the least string greater than every string that starts
+// with t, in byte order (SQLite's BINARY collation): t with its last byte
+// incremented. The last byte of valid UTF-8 is never 0xFF.
+func prefixEnd(t string) string {
+	b := []byte(t)
+	b[len(b)-1]++
+	return string(b)
+}
+
+// searchQuery reads users.
+func searchQuery(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var users []*roster.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, rows.Err()
+}

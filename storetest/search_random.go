@@ -1,0 +1,208 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
+)
+
+// searchSyllables build the random users' fields: short common pieces, so
+// that short terms match many users in every field, as prefixes and inside,
+// and characters whose folding changes them (ß, final sigma, dotted İ, the
+// Kelvin sign, a ligature), their length or their case.
+var searchSyllables = []string{"an", "ma", "son", "li", "er", "ia", "ar", "Ma", "AN", "Son", "ß", "ss", "ΣΑ", "σς",
+	"İ", "i", "K", "k", "ﬁ", "fi", "é", "É", "佐藤", "x", "_", "%", "."}
+
+// searchRef is the contract's search, computed in Go over every user.
+func searchRef(users map[int64]*roster.User, q string, isActive *bool) []int64 {
+	terms := roster.SearchTerms(q)
+	query := strings.Join(terms, " ")
+	type hit struct {
+		rank int
+		id   int64
+	}
+	var hits []hit
+	for id, u := range users {
+		if isActive != nil && u.IsActive != *isActive {
+			continue
+		}
+		fields := []string{roster.Fold(u.Username), roster.Fold(u.Email), roster.Fold(u.FirstName), roster.Fold(u.LastName)}
+		all, prefix := true, true
+		for _, t := range terms {
+			in, pre := false, false
+			for _, f := range fields {
+				in = in || strings.Contains(f, t)
+				pre = pre || strings.HasPrefix(f, t)
+			}
+			all, prefix = all && in, prefix && pre
+		}
+		if !all {
+			continue
+		}
+		rank := 2
+		if fields[0] == query || fields[1] == query {
+			rank = 0
+		} else if prefix {
+			rank = 1
+		}
+		hits = append(hits, hit{rank, id})
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.rank != b.rank {
+			return a.rank - b.rank
+		}
+		return int(a.id - b.id)
+	})
+	out := []int64{}
+	for _, h := range hits {
+		out = append(out, h.id)
+	}
+	return out
+}
+
+// testSearchRandomized compares every page of searches for random short and
+// long terms, with and without isActive, against searchRef, before and
+// after random creates, updates and deletes: counts and pages must follow
+// every change, and the ranking groups must join across page boundaries.
+func testSearchRandomized(t *testing.T, h *harness) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	word := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(searchSyllables[rng.IntN(len(searchSyllables))])
+		}
+		return b.String()
+	}
+	users := map[int64]*roster.User{}
+	serial := 0
+	newFields := func(u *roster.User) {
+		serial++
+		u.Username = word(1+rng.IntN(2)) + fmt.Sprint(serial)
+		if rng.IntN(8) == 0 {
+			u.Username = word(1) // short, so that some queries match it exactly
+		}
+		u.Email = word(1+rng.IntN(2)) + fmt.Sprint(serial) + "@" + word(1) + ".example"
+		u.FirstName, u.LastName = word(rng.IntN(3)), word(rng.IntN(3))
+	}
+	create := func() {
+		for {
+			u := user("x")
+			newFields(u)
+			u.IsActive = rng.IntN(4) != 0
+			err := h.s.CreateUser(h.ctx, 0, u, "")
+			if e := (*roster.Error)(nil); errors.As(err, &e) && e.Code == roster.ECONFLICT {
+				continue // a short username taken already
+			}
+			if err != nil {
+				t.Fatalf("CreateUser: %v", err)
+			}
+			users[u.ID] = h.find(u.ID)
+			return
+		}
+	}
+	anyUser := func() *roster.User {
+		keys := make([]int64, 0, len(users))
+		for id := range users {
+			keys = append(keys, id)
+		}
+		slices.Sort(keys)
+		return users[keys[rng.IntN(len(keys))]]
+	}
+	query := func() string {
+		u := anyUser()
+		fields := []string{u.Username, u.Email, u.FirstName, u.LastName}
+		f := []rune(fields[rng.IntN(4)])
+		switch rng.IntN(6) {
+		case 0:
+			return word(1)
+		case 1:
+			return u.Username // an exact match
+		case 2:
+			return strings.ToUpper(word(1))
+		case 3:
+			return word(1) + " " + word(1)
+		}
+		if len(f) == 0 {
+			return "a"
+		}
+		i := rng.IntN(len(f))
+		return string(f[i:min(len(f), i+1+rng.IntN(4))])
+	}
+	check := func(q string) {
+		t.Helper()
+		if strings.TrimSpace(q) == "" || utf8.RuneCountInString(q) > roster.MaxSearchLen {
+			return
+		}
+		for _, isActive := range []*bool{nil, ptr(true), ptr(false)} {
+			want := searchRef(users, q, isActive)
+			limit := []int{1, 2, 3, 7, 50}[rng.IntN(5)]
+			for off := 0; off <= len(want); off += limit {
+				got, n, err := h.s.SearchUsers(h.ctx, newSearch(q, isActive, off, limit))
+				if err != nil {
+					t.Fatalf("search %q (isActive %s) offset %d limit %d: %v", q, fmtBool(isActive), off, limit, err)
+				}
+				end := min(len(want), off+limit)
+				if n != len(want) || !equalIDs(ids(got), want[off:end]) {
+					t.Fatalf("search %q (isActive %s) offset %d limit %d = %v, total %d; want %v, total %d (all: %v)",
+						q, fmtBool(isActive), off, limit, ids(got), n, want[off:end], len(want), want)
+				}
+			}
+		}
+	}
+	round := func() {
+		for range 40 {
+			check(query())
+		}
+		for _, q := range []string{"an", "ma", "son", "s", "a", "ss", "σ", "i̇", "k", "fi", "é", "佐", "%", "_", ".", "AN", "an ma"} {
+			check(q)
+		}
+	}
+
+	for range 120 {
+		create()
+	}
+	round()
+	for range 40 {
+		u := anyUser()
+		var upd roster.UserUpdate
+		switch rng.IntN(3) {
+		case 0:
+			upd.IsActive = ptr(!u.IsActive)
+		case 1:
+			n := *u
+			newFields(&n)
+			upd.Username, upd.Email, upd.FirstName, upd.LastName = &n.Username, &n.Email, &n.FirstName, &n.LastName
+		default:
+			n := *u
+			newFields(&n)
+			upd.LastName, upd.IsActive = &n.LastName, ptr(rng.IntN(2) == 0)
+		}
+		n, err := h.s.UpdateUser(h.ctx, 0, u.ID, upd)
+		if e := (*roster.Error)(nil); errors.As(err, &e) && e.Code == roster.ECONFLICT {
+			continue // a short username taken already
+		}
+		if err != nil {
+			t.Fatalf("UpdateUser(%d): %v", u.ID, err)
+		}
+		users[u.ID] = n
+	}
+	for range 20 {
+		u := anyUser()
+		if err := h.s.DeleteUser(h.ctx, 0, u.ID); err != nil {
+			t.Fatalf("DeleteUser(%d): %v", u.ID, err)
+		}
+		delete(users, u.ID)
+	}
+	for range 20 {
+		create()
+	}
+	round()
+}
