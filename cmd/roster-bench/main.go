@@ -52,6 +52,7 @@ type config struct {
 	rosterBin   string
 	pprofDir    string
 	pprofAddr   string // set while a server started with --pprof-addr runs
+	serverPid   int    // the roster serve child, for its CPU time; 0 for B0
 }
 
 func main() {
@@ -100,6 +101,7 @@ type result struct {
 	rate        float64
 	p50, p99    time.Duration
 	ratio       float64 // rate / B0 rate
+	cpuPerReq   time.Duration // server CPU time (user+system) per request, when known
 	target, met string
 	note        string
 }
@@ -197,6 +199,7 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 		c.pprofAddr = srv.pprofAddr
+		c.serverPid = srv.cmd.Process.Pid
 		auth := map[string]string{"Authorization": "Bearer " + fx.viewerToken}
 		pages := (fx.users + 49) / 50
 		sc := map[string]struct {
@@ -592,9 +595,11 @@ func (c config) load(name, what, base string, headers map[string]string, gen fun
 	time.Sleep(c.warmup)
 	measuring.Store(true)
 	t0 := time.Now()
+	cpu0 := processCPU(c.serverPid)
 	profiled := c.profile(name)
 	time.Sleep(c.duration)
 	measuring.Store(false)
+	cpu1 := processCPU(c.serverPid)
 	if err := <-profiled; err != nil {
 		fmt.Fprintf(os.Stderr, "(profile: %v) ", err)
 	}
@@ -610,11 +615,38 @@ func (c config) load(name, what, base string, headers map[string]string, gen fun
 	}
 	r.rate = float64(r.reqs) / el.Seconds()
 	r.p50, r.p99 = h.quantile(0.50), h.quantile(0.99)
+	if c.serverPid != 0 && r.reqs > 0 && cpu1 > cpu0 {
+		r.cpuPerReq = (cpu1 - cpu0) / time.Duration(r.reqs)
+	}
 	if r.errs > 0 {
 		r.note = fmt.Sprint("first error: ", firstErr.Load())
 	}
-	fmt.Fprintf(os.Stderr, "%.0f req/s, p50 %s, p99 %s, %d errors\n", r.rate, fmtDur(r.p50), fmtDur(r.p99), r.errs)
+	fmt.Fprintf(os.Stderr, "%.0f req/s, p50 %s, p99 %s, %d errors, server CPU %s/req\n", r.rate, fmtDur(r.p50), fmtDur(r.p99), r.errs, fmtDur(r.cpuPerReq))
 	return r
+}
+
+// processCPU returns the user+system CPU time of process pid so far (0 if
+// unknown). Per request, it compares runs on a machine whose load varies:
+// req/s moves with the load generator's share of the CPUs, CPU time per
+// request much less.
+func processCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are fields 14 and 15 of the line, in clock ticks (100 per s).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // profile records a CPU profile of the server over the measured window
@@ -840,7 +872,8 @@ func report(c config, fx *fixture, rs []result) string {
 	fmt.Fprintf(&b, "Database %s: %d users, %d activities. HTTP scenarios: %d closed-loop keep-alive clients, %s warm-up, %s measured each; "+
 		"latencies from a log-linear histogram (within ~5%%).\n\n", redact(c.db), fx.users, fx.activities, c.concurrency, c.warmup, c.duration)
 	b.WriteString("SSE rows: clients is the number of subscribers; errors are failed connections (sse-idle) and missed deliveries (sse-fanout).\n\n")
-	b.WriteString("| scenario | what | clients | req/s | p50 | p99 | errors | × B0 | target | |\n|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
+	b.WriteString("Server CPU/req is the server process's user+system CPU time over the measured window divided by the requests: unlike req/s it barely moves with the load generator's share of the 2 cores.\n\n")
+	b.WriteString("| scenario | what | clients | req/s | p50 | p99 | errors | × B0 | server CPU/req | target | |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rs {
 		rate, ratio := "", ""
 		if r.rate > 0 {
@@ -860,8 +893,12 @@ func report(c config, fx *fixture, rs []result) string {
 		if r.conc > 0 {
 			conc = strconv.Itoa(r.conc)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", r.name, strings.ReplaceAll(what, "|", "\\|"), conc, rate,
-			fmtDur(r.p50), fmtDur(r.p99), r.errs, ratio, r.target, r.met)
+		cpu := ""
+		if r.cpuPerReq > 0 {
+			cpu = fmtDur(r.cpuPerReq)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", r.name, strings.ReplaceAll(what, "|", "\\|"), conc, rate,
+			fmtDur(r.p50), fmtDur(r.p99), r.errs, ratio, cpu, r.target, r.met)
 	}
 	return b.String()
 }
