@@ -114,6 +114,16 @@ func (dialect) SearchFrom(terms []string) (string, []string, []any) {
 // characters (migration 0020, searchgrams.go).
 func (dialect) SearchGramMax() int { return maxGram }
 
+// SearchAnyTrigram narrows a search to the users with any of the trigrams,
+// through users_fts.
+func (dialect) SearchAnyTrigram(trigrams []string) (string, []any) {
+	parts := make([]string, len(trigrams))
+	for i, g := range trigrams {
+		parts[i] = `"` + strings.ReplaceAll(g, `"`, `""`) + `"`
+	}
+	return "users u JOIN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) f ON f.rowid = u.id", []any{strings.Join(parts, " OR ")}
+}
+
 // trigramMatch returns an FTS5 query that ANDs every trigram of every term of
 // three or more characters, or "" when no term is that long.
 func trigramMatch(terms []string) string {

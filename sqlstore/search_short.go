@@ -16,6 +16,9 @@ import (
 // (prefix = 1), kept in step with users by the write transactions.
 type SearchGramCounter interface {
 	SearchGramMax() int
+	// SearchAnyTrigram returns the FROM clause (users as u) and its
+	// arguments that narrow a search to users with any of the trigrams.
+	SearchAnyTrigram(trigrams []string) (from string, args []any)
 }
 
 // shortTerm reports whether s is one term short enough for search_grams.
@@ -116,10 +119,14 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		}},
 		{nRest, func(offset, limit int) ([]*roster.User, error) {
 			from, args := "users u", []any(nil)
-			// The trigram index's candidates are exactly the users that
-			// contain a 3-character term; reading each costs a lookup.
-			if f, _, a := db.d.SearchFrom(s.Terms); len(a) > 0 && scanCost(offset, limit, nRest) > 2*float64(containAll) {
-				from, args = f, a
+			// Through the trigram index (restFrom), the candidates are
+			// at most the users that contain the term; reading each
+			// costs a lookup.
+			if scanCost(offset, limit, nRest) > 2*float64(containAll) {
+				var err error
+				if from, args, err = db.restFrom(ctx, tx, t); err != nil {
+					return nil, err
+				}
 			}
 			return searchQuery(ctx, tx, "SELECT "+userColumns+" FROM "+from+" WHERE "+db.d.Strpos()+"(u.search_text, ?) > 0 AND NOT "+anyPrefix+
 				active+" ORDER BY u.id LIMIT ? OFFSET ?",
@@ -147,6 +154,43 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		offset, limit = 0, limit-n
 	}
 	return users, contain, nil
+}
+
+// restFrom returns the FROM clause that narrows the last group of a search
+// for t (2 or 3 characters), the users that contain t but have no field
+// starting with it, to candidates through the dialect's trigram index, or
+// the users table when there is no such path. For 3 characters, that is
+// the users with the trigram t. For 2, each occurrence of t in such a user
+// follows a character of its field, so the users have one of the trigrams
+// xt that search_grams lists.
+func (db *DB) restFrom(ctx context.Context, q querier, t string) (string, []any, error) {
+	g, ok := db.d.(SearchGramCounter)
+	if !ok || utf8.RuneCountInString(t) != 2 {
+		from, _, args := db.d.SearchFrom([]string{t})
+		return from, args, nil
+	}
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT gram FROM search_grams
+		WHERE prefix = 0 AND users > 0 AND length(gram) = 3 AND substr(gram, 2) = ?`, t)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rows.Close()
+	var grams []string
+	for rows.Next() {
+		var gram string
+		if err := rows.Scan(&gram); err != nil {
+			return "", nil, err
+		}
+		grams = append(grams, gram)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, err
+	}
+	if len(grams) == 0 {
+		return "users u", nil, nil
+	}
+	from, args := g.SearchAnyTrigram(grams)
+	return from, args, nil
 }
 
 // prefixEnd returns the least string greater than every string that starts
