@@ -370,3 +370,61 @@ func TestSearchReflectsUpdatesAndDeletes(t *testing.T) {
 	n := e.searchUser("magda", "magda@y.test", "", "")
 	e.expectSearch("magda", n)
 }
+
+// walkSearch follows next links from page 1 of q with page_size size and
+// returns every id, checking that each page reports the same count.
+func (e *env) walkSearch(q string, size int, extra ...string) ([]int64, float64) {
+	e.t.Helper()
+	page := e.search(q, append([]string{"page_size", strconv.Itoa(size)}, extra...)...)
+	count := page["count"].(float64)
+	all := resultIDs(e.t, page)
+	for page["next"] != nil {
+		page = e.do("GET", strings.TrimPrefix(page["next"].(string), e.URL), e.AdminToken, nil).expect(e.t, http.StatusOK).JSON(e.t)
+		if page["count"] != count {
+			e.t.Fatalf("search %q: count %v on a later page, %v on page 1", q, page["count"], count)
+		}
+		all = append(all, resultIDs(e.t, page)...)
+	}
+	return all, count
+}
+
+// A short term's pages cross from the exact match to the prefix matches to
+// the rest, and follow deactivations, renames and deletes made over HTTP.
+func TestSearchShortTermPagesAcrossRanks(t *testing.T) {
+	e := newEnv(t)
+	rest1 := e.searchUser("azo1", "r1@x.test", "", "")
+	prefix1 := e.searchUser("u1", "u1@x.test", "Zoë", "")
+	exact := e.searchUser("ZO", "zz@x.test", "", "")
+	rest2 := e.searchUser("u2", "u2@x.test", "", "Mazo")
+	prefix2 := e.searchUser("u3", "zorro@x.test", "", "")
+	rest3 := e.searchUser("u4", "u4@x.test", "Bozo", "")
+	prefix3 := e.searchUser("u5", "u5@x.test", "", "ZOLA")
+	want := ids(exact, prefix1, prefix2, prefix3, rest1, rest2, rest3)
+	for _, size := range []int{1, 2, 3, 4, 1000} {
+		if got, n := e.walkSearch("zo", size); !reflect.DeepEqual(got, want) || n != float64(len(want)) {
+			t.Errorf("page_size %d: %v (count %v), want %v", size, got, n, want)
+		}
+	}
+
+	e.do("PATCH", "/api/v3/users/"+strconv.FormatInt(prefix2.ID, 10), e.AdminToken, map[string]any{"isActive": false}).expect(t, http.StatusOK)
+	e.do("PATCH", "/api/v3/users/"+strconv.FormatInt(rest2.ID, 10), e.AdminToken, map[string]any{"lastName": "Zorn"}).expect(t, http.StatusOK)
+	e.do("DELETE", "/api/v3/users/"+strconv.FormatInt(rest3.ID, 10), e.AdminToken, nil).expect(t, http.StatusNoContent)
+	for _, c := range []struct {
+		active string
+		want   []int64
+	}{
+		{"", ids(exact, prefix1, rest2, prefix2, prefix3, rest1)},
+		{"true", ids(exact, prefix1, rest2, prefix3, rest1)},
+		{"false", ids(prefix2)},
+	} {
+		var extra []string
+		if c.active != "" {
+			extra = []string{"isActive", c.active}
+		}
+		for _, size := range []int{1, 2, 1000} {
+			if got, n := e.walkSearch("zo", size, extra...); !reflect.DeepEqual(got, c.want) || n != float64(len(c.want)) {
+				t.Errorf("isActive %q page_size %d: %v (count %v), want %v", c.active, size, got, n, c.want)
+			}
+		}
+	}
+}
