@@ -39,6 +39,14 @@ func encode(w http.ResponseWriter, status int, v any) error {
 	return jsonEncode(w, v)
 }
 
+// writeJSON writes an encoded JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, body []byte) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(body)
+	return err
+}
+
 // marshal encodes v as it would be sent, for ETags.
 func marshal(v any) []byte {
 	var b bytes.Buffer

@@ -120,6 +120,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 // The log line has the path without its query, so access_token values and
 // search terms never reach the log; passwords and tokens never do either.
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	// The route's series are looked up once, not per request.
+	duration := s.metrics.duration.WithLabelValues(route)
+	ok := s.metrics.requests.WithLabelValues(route, "200")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -128,8 +131,12 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
-		s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
+		if rec.status == http.StatusOK {
+			ok.Inc()
+		} else {
+			s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		}
+		duration.Observe(d.Seconds())
 		level := slog.LevelInfo
 		if rec.status >= 500 {
 			level = slog.LevelError

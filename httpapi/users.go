@@ -70,9 +70,9 @@ func profile(u *roster.User) userProfile {
 	return p
 }
 
-// etag is a strong validator of a profile's representation.
-func etag(p userProfile) string {
-	sum := sha256.Sum256(marshal(p))
+// etag is a strong validator of a representation.
+func etag(body []byte) string {
+	sum := sha256.Sum256(body)
 	return `"` + hex.EncodeToString(sum[:12]) + `"`
 }
 
@@ -89,9 +89,9 @@ func etagMatches(header, tag string) bool {
 
 // writeProfile answers with the full profile and its ETag.
 func writeProfile(w http.ResponseWriter, status int, u *roster.User) error {
-	p := profile(u)
-	w.Header().Set("ETag", etag(p))
-	return encode(w, status, p)
+	b := marshal(profile(u))
+	w.Header().Set("ETag", etag(b))
+	return writeJSON(w, status, b)
 }
 
 func parseIsActive(r *http.Request) (*bool, error) {
@@ -183,15 +183,15 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := profile(u)
-	tag := etag(p)
+	b := marshal(profile(u)) // once, for the ETag and the body
+	tag := etag(b)
 	w.Header().Set("ETag", tag)
 	w.Header().Set("Cache-Control", "private, no-cache")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return encode(w, http.StatusOK, p)
+	return writeJSON(w, http.StatusOK, b)
 }
 
 func (s *Server) handleUserMe(w http.ResponseWriter, r *http.Request) error {
@@ -314,7 +314,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 		return err
 	}
 	if im := r.Header.Get("If-Match"); im != "" {
-		if !etagMatches(im, etag(profile(old))) {
+		if !etagMatches(im, etag(marshal(profile(old)))) {
 			return roster.Errorf(roster.EPRECONDITION, "The user has changed since it was read (If-Match failed).")
 		}
 		c.IfVersion = old.Version // the store re-checks it atomically

@@ -66,6 +66,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "temp_store(memory)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		// Readers map the file instead of copying each page in with a
+		// pread(2) (9% of the CPU time of GET /users/{id} at 1M users,
+		// pprof of cmd/roster-bench), up to SQLite's 2 GiB limit. Writes
+		// still go through write(2).
+		q.Add("_pragma", "mmap_size(2147418112)")
 	} else {
 		q.Set("_txlock", "immediate")
 	}
