@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -68,6 +69,8 @@ type Broker struct {
 	byActor map[int64]map[*Subscription]struct{}
 	perUser map[int64]int
 	closed  bool
+	woken   []*Subscription // subscriptions whose Wake is due once b.mu is released
+	wakeGen uint64          // marks a subscription already in woken
 }
 
 // Subscription is one open stream.
@@ -83,9 +86,18 @@ type Subscription struct {
 	// activities above it arrive on C, those up to it must be replayed.
 	Start int64
 
-	c    chan *roster.Activity
-	done chan struct{}
-	err  error
+	// Wake, when set, is called after the broker has queued activities on C
+	// or ended the subscription, so that a consumer need not keep a
+	// goroutine parked on C and Done. It is called without the broker's
+	// lock, must not block, and may run concurrently with the Wake of other
+	// subscriptions (a fan-out wakes them from several goroutines) and with
+	// another call of its own.
+	Wake func()
+
+	c       chan *roster.Activity
+	done    chan struct{}
+	err     error
+	wakeGen uint64
 }
 
 // C delivers live activities, oldest first.
@@ -121,7 +133,7 @@ func NewBroker(src Source, opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Broker{src: src, opts: opts, wake: make(chan struct{}, 1),
+	return &Broker{src: src, opts: opts, wake: make(chan struct{}, 1), wakeGen: 1,
 		byActor: map[int64]map[*Subscription]struct{}{}, perUser: map[int64]int{}}
 }
 
@@ -199,7 +211,8 @@ func (b *Broker) Subscribe(s *Subscription) error {
 	return nil
 }
 
-// Unsubscribe removes s (safe to call more than once).
+// Unsubscribe removes s (safe to call more than once). It does not call
+// s.Wake: the caller is the consumer.
 func (b *Broker) Unsubscribe(s *Subscription) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -207,6 +220,7 @@ func (b *Broker) Unsubscribe(s *Subscription) {
 }
 
 // end removes s and closes its done channel with reason err; b.mu held.
+// Unless err is nil (Unsubscribe), s is woken once b.mu is released.
 func (b *Broker) end(s *Subscription, err error) {
 	subs, ok := b.byActor[s.ActorID]
 	if !ok {
@@ -224,18 +238,71 @@ func (b *Broker) end(s *Subscription, err error) {
 	}
 	s.err = err
 	close(s.done)
+	if err != nil {
+		b.markWoken(s)
+	}
 }
 
-// Close ends every subscription with ErrShutdown and refuses new ones.
+// markWoken queues s for a call of its Wake; b.mu held. Callers start a
+// new generation (b.wakeGen++) for each batch so that a subscription is
+// woken once per batch however many activities it got.
+func (b *Broker) markWoken(s *Subscription) {
+	if s.Wake == nil || s.wakeGen == b.wakeGen {
+		return
+	}
+	s.wakeGen = b.wakeGen
+	b.woken = append(b.woken, s)
+}
+
+// takeWoken returns the subscriptions to wake and starts a new generation; b.mu held.
+func (b *Broker) takeWoken() []*Subscription {
+	w := b.woken
+	b.woken = nil
+	b.wakeGen++
+	return w
+}
+
+// wakeParallel is how many subscriptions one goroutine wakes at least:
+// below it a fan-out is not split.
+const wakeParallel = 256
+
+// wake calls Wake of every subscription in subs, spread over up to
+// GOMAXPROCS goroutines (a consumer's Wake may write to a socket), and
+// returns when all have run. b.mu must not be held.
+func wake(subs []*Subscription) {
+	n := min(runtime.GOMAXPROCS(0), (len(subs)+wakeParallel-1)/wakeParallel)
+	if n <= 1 {
+		for _, s := range subs {
+			s.Wake()
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	per := (len(subs) + n - 1) / n
+	for i := 0; i < len(subs); i += per {
+		part := subs[i:min(i+per, len(subs))]
+		wg.Go(func() {
+			for _, s := range part {
+				s.Wake()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Close ends every subscription with ErrShutdown and refuses new ones. It
+// returns once every ended subscription's Wake has run.
 func (b *Broker) Close() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
 	for _, subs := range b.byActor {
 		for s := range subs {
 			b.end(s, ErrShutdown)
 		}
 	}
+	woken := b.takeWoken()
+	b.mu.Unlock()
+	wake(woken)
 }
 
 // Count returns the number of open subscriptions.
@@ -272,7 +339,9 @@ func (b *Broker) dispatch(ctx context.Context) error {
 		if err == nil {
 			b.cursor = batch[len(batch)-1].ID
 		}
+		woken := b.takeWoken()
 		b.mu.Unlock()
+		wake(woken)
 		if err != nil || len(batch) < batchSize {
 			return err
 		}
@@ -347,6 +416,7 @@ func (b *Broker) deliver(ctx context.Context, batch []*roster.Activity) error {
 			}
 			select {
 			case s.c <- a:
+				b.markWoken(s)
 			default:
 				b.end(s, ErrSlowConsumer)
 			}
@@ -379,7 +449,6 @@ func (b *Broker) revalidate(ctx context.Context) {
 		return
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, subs := range b.byActor {
 		for s := range subs {
 			// A subscription registered during the check was not part of it.
@@ -391,4 +460,7 @@ func (b *Broker) revalidate(ctx context.Context) {
 			}
 		}
 	}
+	woken := b.takeWoken()
+	b.mu.Unlock()
+	wake(woken)
 }

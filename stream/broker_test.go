@@ -603,3 +603,133 @@ func BenchmarkBrokerFanout(b *testing.B) {
 		})
 	}
 }
+
+// TestWake checks that Wake follows every queueing and every end by the
+// broker (overflow here, Close; revocation ends through the same path), once per batch however many activities it got, and that a
+// consumer's own Unsubscribe does not call it.
+func TestWake(t *testing.T) {
+	gated := &gatedSource{release: make(chan struct{})}
+	f := newFixture(t, stream.Options{QueueSize: 4}, func(db *sqlite.DB) stream.Source {
+		gated.DB = db
+		return gated
+	})
+	x := f.user("x", false)
+	adminTok := f.token(f.admin)
+	f.settle()
+	woken := func() (chan struct{}, func()) {
+		c := make(chan struct{}, 100)
+		return c, func() { c <- struct{}{} }
+	}
+	expectWake := func(c chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(wait):
+			t.Fatalf("no Wake after %s", what)
+		}
+	}
+	c, fn := woken()
+	s := f.subscribe(&stream.Subscription{ViewerID: f.admin.ID, ViewerAdmin: true, TokenID: adminTok, ActorID: x.ID, Wake: fn})
+	id := f.post(x.ID, "a.b", 0)
+	expectWake(c, "an activity")
+	// Wake comes after the activity is queued, so C holds it at once.
+	select {
+	case a := <-s.C():
+		if a.ID != id {
+			t.Fatalf("got %d, want %d", a.ID, id)
+		}
+	default:
+		t.Fatal("woken with nothing queued")
+	}
+
+	// One batch of several activities (the broker reads them in one go
+	// once the gate opens): one Wake.
+	gated.hold.Store(true)
+	want := []int64{f.post(x.ID, "a.b", 0), f.post(x.ID, "a.b", 0), f.post(x.ID, "a.b", 0)}
+	gated.hold.Store(false)
+	close(gated.release)
+	expectWake(c, "a batch")
+	if len(s.C()) != len(want) {
+		t.Fatalf("woken with %d queued, want the batch of %d", len(s.C()), len(want))
+	}
+	expectIDs(t, s, want...)
+	select {
+	case <-c:
+		t.Fatal("a second Wake for one batch")
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	// Overflow ends it as a slow consumer: a Wake follows the end.
+	for range 6 {
+		f.post(x.ID, "a.b", 0)
+	}
+	for !errors.Is(s.Err(), stream.ErrSlowConsumer) {
+		expectWake(c, "overflow")
+	}
+
+	// Unsubscribe by the consumer: no Wake. Close: Wake before it returns.
+	c3, fn3 := woken()
+	u := f.subscribe(&stream.Subscription{ViewerID: f.admin.ID, ViewerAdmin: true, TokenID: adminTok, ActorID: x.ID, Wake: fn3})
+	f.broker.Unsubscribe(u)
+	c4, fn4 := woken()
+	f.subscribe(&stream.Subscription{ViewerID: f.admin.ID, ViewerAdmin: true, TokenID: adminTok, ActorID: x.ID, Wake: fn4})
+	f.broker.Close()
+	if len(c4) != 1 {
+		t.Fatalf("%d Wake calls by the time Close returned, want 1", len(c4))
+	}
+	if len(c3) != 0 {
+		t.Fatal("Unsubscribe called Wake")
+	}
+}
+
+// gatedSource holds the broker's reads of new activities while hold is
+// set, until release is closed.
+type gatedSource struct {
+	*sqlite.DB
+	hold    atomic.Bool
+	release chan struct{}
+}
+
+func (g *gatedSource) ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*roster.Activity, error) {
+	if g.hold.Load() {
+		<-g.release
+	}
+	return g.DB.ActivitiesAfter(ctx, after, limit)
+}
+
+// TestWakeFanOutRunsEveryWake wakes more subscriptions than one goroutine
+// takes (the fan-out is split): every one is woken exactly once.
+func TestWakeFanOutRunsEveryWake(t *testing.T) {
+	f := newFixture(t, stream.Options{MaxPerUser: 5000}, nil)
+	x := f.user("x", false)
+	f.settle()
+	const n = 2000
+	var calls [n]atomic.Int32
+	subs := make([]*stream.Subscription, n)
+	var all sync.WaitGroup
+	all.Add(n)
+	for i := range n {
+		subs[i] = f.subscribe(&stream.Subscription{ViewerID: f.admin.ID, ViewerAdmin: true, ActorID: x.ID,
+			Wake: func() {
+				if calls[i].Add(1) == 1 {
+					all.Done()
+				}
+			}})
+	}
+	id := f.post(x.ID, "a.b", 0)
+	done := make(chan struct{})
+	go func() { all.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		t.Fatal("not every subscription was woken")
+	}
+	for i, s := range subs {
+		if a := recv(t, s); a.ID != id {
+			t.Fatalf("subscription %d got %d", i, a.ID)
+		}
+		if c := calls[i].Load(); c != 1 {
+			t.Fatalf("subscription %d woken %d times", i, c)
+		}
+	}
+}
