@@ -70,35 +70,55 @@ func (e *sseWriter) flush() error {
 	return e.rc.Flush()
 }
 
-// eventCache holds the JSON of the activity most recently sent. The broker
-// hands the same *roster.Activity to every subscriber, and the JSON does
-// not depend on the viewer, so a fan-out to N streams encodes it once
-// instead of N times (json.Marshal was 15% of the server's CPU in a
-// fan-out to 10,000 streams, pprof of cmd/roster-bench).
+// eventCache holds the event frame ("id:", "event:", "data:" lines) of
+// the activity most recently sent. The broker hands the same
+// *roster.Activity to every subscriber, and the frame does not depend on
+// the viewer, so a fan-out to N streams encodes it once instead of N times
+// (json.Marshal was 15% of the server's CPU in a fan-out to 10,000
+// streams, pprof of cmd/roster-bench).
 type eventCache struct {
 	last atomic.Pointer[encodedEvent]
 }
 
 type encodedEvent struct {
-	a    *roster.Activity
-	data []byte
+	a     *roster.Activity
+	frame []byte
+}
+
+// frame returns the event frame of a, which the caller must not modify.
+func (c *eventCache) frame(a *roster.Activity) ([]byte, error) {
+	if ev := c.last.Load(); ev != nil && ev.a == a {
+		return ev.frame, nil
+	}
+	data, err := json.Marshal(activityOut(a))
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatInt(a.ID, 10)
+	f := make([]byte, 0, len("id: \nevent: activity\ndata: \n\n")+len(id)+len(data))
+	f = append(f, "id: "...)
+	f = append(f, id...)
+	f = append(f, "\nevent: activity\ndata: "...)
+	f = append(f, data...)
+	f = append(f, "\n\n"...)
+	c.last.Store(&encodedEvent{a: a, frame: f})
+	return f, nil
 }
 
 func (e *sseWriter) activity(a *roster.Activity) error {
-	var data []byte
-	if ev := e.enc.last.Load(); ev != nil && ev.a == a {
-		data = ev.data
-	} else {
-		var err error
-		if data, err = json.Marshal(activityOut(a)); err != nil {
-			return err
-		}
-		e.enc.last.Store(&encodedEvent{a: a, data: data})
+	f, err := e.enc.frame(a)
+	if err != nil {
+		return err
 	}
-	e.buf.WriteString("id: " + strconv.FormatInt(a.ID, 10) + "\nevent: activity\ndata: ")
-	e.buf.Write(data)
-	e.buf.WriteString("\n\n")
+	e.buf.Write(f)
 	return nil
+}
+
+// errorFrame is the event that tells a client why the server ends its stream.
+func errorFrame(reason error) []byte {
+	data, _ := json.Marshal(map[string]string{"reason": reason.Error()})
+	f := append([]byte("event: error\ndata: "), data...)
+	return append(f, "\n\n"...)
 }
 
 // handleUserStream streams the activities of user {id} that the viewer may
@@ -127,13 +147,27 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 	me := viewer(r)
 	sub := &stream.Subscription{ViewerID: me.ID, ViewerAdmin: me.IsAdmin, TokenID: session(r).TokenID, ActorID: actor,
 		Verb: f.Verb, WorkspaceID: f.WorkspaceID}
+	// An HTTP/1 connection is taken over once the replay is done, so that an
+	// idle stream costs no parked handler goroutine and no net/http
+	// buffers (see liveStream); others (HTTP/2, writers without Hijack)
+	// stay in the loop at the end of this handler.
+	var live *liveStream
+	if r.ProtoMajor == 1 && canHijack(w) {
+		live = newLiveStream(s, sub)
+		sub.Wake = live.kick
+	}
 	switch err := s.broker.Subscribe(sub); {
 	case errors.Is(err, stream.ErrTooMany):
 		return &roster.Error{Code: roster.ETHROTTLED, Message: "Too many open streams for this user.", RetryAfter: 5 * time.Second}
 	case err != nil:
 		return roster.Errorf(roster.EUNAVAILABLE, "The server is shutting down.")
 	}
-	defer s.broker.Unsubscribe(sub)
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.broker.Unsubscribe(sub)
+		}
+	}()
 	// A live-only stream skips what was committed before its headers go
 	// out, even if the broker has not dispatched it yet (sub.Start lags).
 	var floor int64
@@ -147,6 +181,12 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	if live != nil {
+		// No chunked framing: the body ends when the connection closes
+		// (net/http then adds "Connection: close"), so that raw event
+		// bytes can follow on the taken-over connection.
+		h.Set("Transfer-Encoding", "identity")
+	}
 	w.WriteHeader(http.StatusOK)
 	out := &sseWriter{w: w, rc: http.NewResponseController(w), enc: &s.events}
 	out.buf.WriteString("retry: 3000\n\n")
@@ -179,6 +219,18 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 
+	if live != nil {
+		// Everything written so far has been flushed to the connection.
+		if conn, _, err := out.rc.Hijack(); err == nil {
+			// The bufio.ReadWriter is dropped: nothing is buffered for
+			// writing, and a client of an event stream sends nothing
+			// more that the stream would read.
+			handedOff = true
+			live.start(conn, last)
+			return nil
+		}
+	}
+
 	ping := time.NewTicker(s.heartbeat)
 	defer ping.Stop()
 	for {
@@ -186,10 +238,7 @@ func (s *Server) handleUserStream(w http.ResponseWriter, r *http.Request) error 
 		case <-r.Context().Done():
 			return nil
 		case <-sub.Done():
-			out.buf.WriteString("event: error\ndata: ")
-			reason, _ := json.Marshal(map[string]string{"reason": sub.Err().Error()})
-			out.buf.Write(reason)
-			out.buf.WriteString("\n\n")
+			out.buf.Write(errorFrame(sub.Err()))
 			_ = out.flush()
 			return nil
 		case a := <-sub.C():
