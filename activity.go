@@ -85,6 +85,8 @@ type ActivityService interface {
 	// CreateActivity stores a (ID and Published are set by the store).
 	CreateActivity(ctx context.Context, a *Activity) error
 	FindActivities(ctx context.Context, f ActivityFilter) ([]*Activity, error)
+	// CountActivities counts the activities of f. When f.ActorID is set, it
+	// is ENOTFOUND if no such user exists (checked in the same statement).
 	CountActivities(ctx context.Context, f ActivityFilter) (int, error)
 	FindActiveWorkspaces(ctx context.Context, f ActiveWorkspaceFilter) ([]*ActiveWorkspace, int, error)
 	// LastActivityID is the id of the newest committed activity.

@@ -131,6 +131,11 @@ func (s *Server) pathUser(r *http.Request) (int64, error) {
 func (s *Server) writeActivityPage(w http.ResponseWriter, r *http.Request, f roster.ActivityFilter) error {
 	p, err := parsePage(r)
 	if err != nil {
+		if f.ActorID != nil { // a missing user's 404 comes first
+			if err := s.store.UserExists(r.Context(), *f.ActorID); err != nil {
+				return err
+			}
+		}
 		return err
 	}
 	total, err := s.store.CountActivities(r.Context(), f)
@@ -149,14 +154,23 @@ func (s *Server) writeActivityPage(w http.ResponseWriter, r *http.Request, f ros
 
 // userActivityFilter is the feed filter of /users/{id}/activities and its
 // count: the path's (existing) user as actor plus the query's filters.
+// The user's existence is checked by CountActivities, which both routes
+// call, in the statement that counts; when the filters are bad, a missing
+// user's 404 still comes first.
 func (s *Server) userActivityFilter(r *http.Request) (roster.ActivityFilter, error) {
-	id, err := s.pathUser(r)
+	id, err := parseID(r, "id")
 	if err != nil {
 		return roster.ActivityFilter{}, err
 	}
 	f, err := parseActivityFilter(r)
+	if err != nil {
+		if err := s.store.UserExists(r.Context(), id); err != nil {
+			return roster.ActivityFilter{}, err
+		}
+		return roster.ActivityFilter{}, err
+	}
 	f.ActorID = &id
-	return f, err
+	return f, nil
 }
 
 func (s *Server) handleUserActivities(w http.ResponseWriter, r *http.Request) error {

@@ -674,6 +674,11 @@ func TestActivityFeedFilters(t *testing.T) {
 	e.do("GET", afUserFeed(999), aliceTok, nil).expect(t, http.StatusNotFound)
 	e.do("GET", afUserFeed(999)+"/count", aliceTok, nil).expect(t, http.StatusNotFound)
 	e.do("GET", "/api/v3/users/x/activities", aliceTok, nil).expect(t, http.StatusNotFound)
+	// An absent user is 404 even when the filters or the page are bad too.
+	e.do("GET", afUserFeed(999)+"?since=yesterday", aliceTok, nil).expect(t, http.StatusNotFound)
+	e.do("GET", afUserFeed(999)+"/count?since=yesterday", aliceTok, nil).expect(t, http.StatusNotFound)
+	e.do("GET", afUserFeed(999)+"?page=0", aliceTok, nil).expect(t, http.StatusNotFound)
+	e.do("GET", afUserFeed(999)+"?page=5", aliceTok, nil).expect(t, http.StatusNotFound)
 }
 
 func TestActivityFeedBeforeWalk(t *testing.T) {

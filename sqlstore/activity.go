@@ -141,7 +141,19 @@ func (db *DB) queryActivities(ctx context.Context, query string, args ...any) ([
 func (db *DB) CountActivities(ctx context.Context, f roster.ActivityFilter) (int, error) {
 	where, args := db.activityWhere(f)
 	var n int
-	err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM activities a"+where, args...).Scan(&n)
+	if f.ActorID == nil {
+		err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM activities a"+where, args...).Scan(&n)
+		return n, err
+	}
+	// The actor's existence comes with the count: a separate statement
+	// was a fifth of the CPU time of GET /users/{id}/activities (pprof of
+	// cmd/roster-bench at 1M users).
+	var exists int
+	err := db.read.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM users WHERE id = ?), (SELECT count(*) FROM activities a"+where+")",
+		append([]any{*f.ActorID}, args...)...).Scan(&exists, &n)
+	if err == nil && exists == 0 {
+		return 0, errNotFound("User")
+	}
 	return n, err
 }
 
