@@ -33,10 +33,26 @@ func BenchmarkFindSession(b *testing.B) {
 	if err := db.CreateToken(ctx, &roster.Token{UserID: u.ID, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
+	// cached: the answer of the session cache (the usual case within its
+	// TTL); database: the cache off, one read per check.
+	for _, ttl := range []time.Duration{sqlstore.DefaultSessionCacheTTL, 0} {
+		name := "cached"
+		if ttl == 0 {
+			name = "database"
+		}
+		b.Run(name, func(b *testing.B) {
+			db.SetSessionCacheTTL(ttl)
+			benchFindSession(b, db, hash, u.ID)
+		})
+	}
+}
+
+func benchFindSession(b *testing.B, db *DB, hash []byte, uid int64) {
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if s, err := db.FindSession(ctx, hash); err != nil || s.User.ID != u.ID {
+			if s, err := db.FindSession(ctx, hash); err != nil || s.User.ID != uid {
 				b.Fatal(s, err)
 			}
 		}
