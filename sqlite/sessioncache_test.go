@@ -92,3 +92,33 @@ func TestSessionCacheAcrossStores(t *testing.T) {
 		t.Fatalf("cache off: %v, want EUNAUTHORIZED", err)
 	}
 }
+
+// TestListCacheAcrossStores: a page of users cached by one store is not
+// served after another process sharing the file changes a user on it.
+func TestListCacheAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "roster.db")
+	a, b := mustOpenPath(t, path), mustOpenPath(t, path)
+	u := &roster.User{Username: "before", Email: "before@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+	if err := a.CreateUser(ctx, 0, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	list := func() string {
+		t.Helper()
+		page, _, err := a.FindUsers(ctx, roster.UserFilter{Page: roster.Page{Limit: 10}})
+		if err != nil || len(page) != 1 {
+			t.Fatalf("FindUsers = %v, %v", page, err)
+		}
+		return page[0].Username
+	}
+	if got := list(); got != "before" {
+		t.Fatalf("username %q", got)
+	}
+	name := "after"
+	if _, err := b.UpdateUser(ctx, u.ID, u.ID, roster.UserUpdate{Username: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(); got != "after" {
+		t.Fatalf("after another store renamed the user, the list shows %q", got)
+	}
+}
