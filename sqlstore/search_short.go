@@ -157,20 +157,26 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 }
 
 // restFrom returns the FROM clause that narrows the last group of a search
-// for t (2 or 3 characters), the users that contain t but have no field
-// starting with it, to candidates through the dialect's trigram index, or
-// the users table when there is no such path. For 3 characters, that is
-// the users with the trigram t. For 2, each occurrence of t in such a user
-// follows a character of its field, so the users have one of the trigrams
-// xt that search_grams lists.
+// for t, the users that contain t but have no field starting with it, to
+// candidates through the dialect's trigram index, or the users table when
+// there is no such path. For 3 characters, that is the users with the
+// trigram t. Shorter, each occurrence of t in such a user follows a
+// character x of its field: for 2 characters, the users have one of the
+// trigrams xt that search_grams lists; for 1, one of its trigrams yxt or
+// xtz, or, where the field is just xt, U+001F xt or xt U+001F.
 func (db *DB) restFrom(ctx context.Context, q querier, t string) (string, []any, error) {
 	g, ok := db.d.(SearchGramCounter)
-	if !ok || utf8.RuneCountInString(t) != 2 {
+	if !ok || utf8.RuneCountInString(t) > 2 {
 		from, _, args := db.d.SearchFrom([]string{t})
 		return from, args, nil
 	}
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT gram FROM search_grams
-		WHERE prefix = 0 AND users > 0 AND length(gram) = 3 AND substr(gram, 2) = ?`, t)
+	query, args := `SELECT DISTINCT gram FROM search_grams
+		WHERE prefix = 0 AND users > 0 AND length(gram) = 3 AND substr(gram, 2) = ?`, []any{t}
+	if utf8.RuneCountInString(t) == 1 {
+		query, args = `SELECT DISTINCT gram FROM search_grams WHERE prefix = 0 AND users > 0
+			AND ((length(gram) = 3 AND (substr(gram, 2, 1) = ? OR substr(gram, 3, 1) = ?)) OR (length(gram) = 2 AND substr(gram, 2, 1) = ?))`, []any{t, t, t}
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return "", nil, err
 	}
@@ -181,7 +187,11 @@ func (db *DB) restFrom(ctx context.Context, q querier, t string) (string, []any,
 		if err := rows.Scan(&gram); err != nil {
 			return "", nil, err
 		}
-		grams = append(grams, gram)
+		if utf8.RuneCountInString(gram) == 2 {
+			grams = append(grams, "\x1f"+gram, gram+"\x1f")
+		} else {
+			grams = append(grams, gram)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return "", nil, err
