@@ -107,14 +107,7 @@ func (d *dialect) Time(t time.Time) any { return t.UTC() }
 func (d *dialect) Strpos() string { return "strpos" }
 
 func (d *dialect) JSONArrayAgg(keys, exprs []string, order string) string {
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + k + "', " + exprs[i])
-	}
-	return "coalesce(json_agg(json_build_object(" + b.String() + ") ORDER BY " + order + "), '[]'::json)"
+	return "coalesce(json_agg(json_build_object(" + sqlstore.JSONPairs(keys, exprs) + ") ORDER BY " + order + "), '[]'::json)"
 }
 
 // BeginWrite takes the cluster-wide write lock inside tx.

@@ -94,14 +94,7 @@ func (dialect) BeginWrite(context.Context, *sql.Tx) error       { return nil } /
 func (dialect) Published(context.Context, *sql.Tx, int64) error { return nil }
 
 func (dialect) JSONArrayAgg(keys, exprs []string, order string) string {
-	var b strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + k + "', " + exprs[i])
-	}
-	return "json_group_array(json_object(" + b.String() + ") ORDER BY " + order + ")"
+	return "json_group_array(json_object(" + sqlstore.JSONPairs(keys, exprs) + ") ORDER BY " + order + ")"
 }
 
 // SearchFrom narrows a search through the FTS5 trigram index: every trigram

@@ -378,3 +378,16 @@ func (d dbTime) ptr() *time.Time {
 	t := d.t
 	return &t
 }
+
+// JSONPairs joins keys and value expressions as 'key1', expr1, 'key2', ...
+// for the JSON object constructors of dialects' JSONArrayAgg.
+func JSONPairs(keys, exprs []string) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + k + "', " + exprs[i])
+	}
+	return b.String()
+}
