@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -262,28 +263,36 @@ func (b *Broker) takeWoken() []*Subscription {
 	return w
 }
 
-// wakeParallel is how many subscriptions one goroutine wakes at least:
-// below it a fan-out is not split.
-const wakeParallel = 256
+// wakeChunk is how many subscriptions a waking goroutine takes at a time.
+// A fan-out is cut into such chunks, pulled by GOMAXPROCS*2 goroutines, so
+// that a thread the OS stops for a while (a busy machine) delays one chunk
+// instead of a fixed share of the subscribers.
+const wakeChunk = 64
 
-// wake calls Wake of every subscription in subs, spread over up to
-// GOMAXPROCS goroutines (a consumer's Wake may write to a socket), and
-// returns when all have run. b.mu must not be held.
+// wake calls Wake of every subscription in subs, spread over several
+// goroutines (a consumer's Wake may write to a socket), and returns when
+// all have run. b.mu must not be held.
 func wake(subs []*Subscription) {
-	n := min(runtime.GOMAXPROCS(0), (len(subs)+wakeParallel-1)/wakeParallel)
-	if n <= 1 {
+	chunks := (len(subs) + wakeChunk - 1) / wakeChunk
+	workers := min(2*runtime.GOMAXPROCS(0), chunks)
+	if workers <= 1 {
 		for _, s := range subs {
 			s.Wake()
 		}
 		return
 	}
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	per := (len(subs) + n - 1) / n
-	for i := 0; i < len(subs); i += per {
-		part := subs[i:min(i+per, len(subs))]
+	for range workers {
 		wg.Go(func() {
-			for _, s := range part {
-				s.Wake()
+			for {
+				i := int(next.Add(wakeChunk)) - wakeChunk
+				if i >= len(subs) {
+					return
+				}
+				for _, s := range subs[i:min(i+wakeChunk, len(subs))] {
+					s.Wake()
+				}
 			}
 		})
 	}
