@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rosterhq/roster/stream"
@@ -28,7 +27,7 @@ type liveStream struct {
 	srv  *Server
 	sub  *stream.Subscription
 	conn net.Conn
-	raw  syscall.RawConn // nil: the connection has no descriptor to write to without blocking
+	now  *nowWriter // nil: the connection has no descriptor to write to without blocking
 
 	// Owned by whoever set busy.
 	last    int64  // newest activity id written
@@ -68,7 +67,7 @@ func canHijack(w http.ResponseWriter) bool {
 // written, and writes what was queued meanwhile. The caller (the handler's
 // goroutine) owns the stream until start returns.
 func (ls *liveStream) start(conn net.Conn, last int64) {
-	ls.conn, ls.raw, ls.last = conn, rawConn(conn), last
+	ls.conn, ls.now, ls.last = conn, newNowWriter(conn), last
 	ls.mu.Lock()
 	ls.ping = time.AfterFunc(ls.srv.heartbeat, ls.onPing)
 	ls.mu.Unlock()
@@ -214,10 +213,10 @@ func (ls *liveStream) next() []byte {
 // as much as the socket takes at once if not.
 func (ls *liveStream) write(p []byte, blocking bool) (int, error) {
 	if !blocking {
-		if ls.raw == nil {
+		if ls.now == nil {
 			return 0, nil
 		}
-		return writeNow(ls.raw, p)
+		return ls.now.write(p)
 	}
 	if err := ls.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
 		return 0, err

@@ -2,13 +2,12 @@
 
 package httpapi
 
-import (
-	"net"
-	"syscall"
-)
+import "net"
 
-// rawConn returns nil: every write of a live stream goes through a
-// goroutine that may wait for the connection.
-func rawConn(net.Conn) syscall.RawConn { return nil }
+// nowWriter would write without blocking; here there is none, so every
+// write of a live stream goes through a goroutine that may wait.
+type nowWriter struct{}
 
-func writeNow(syscall.RawConn, []byte) (int, error) { return 0, nil }
+func newNowWriter(net.Conn) *nowWriter { return nil }
+
+func (*nowWriter) write([]byte) (int, error) { return 0, nil }

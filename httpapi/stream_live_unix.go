@@ -20,20 +20,41 @@ func rawConn(conn net.Conn) syscall.RawConn {
 	return rc
 }
 
-// writeNow makes one write(2) of p to the non-blocking socket of rc and
-// returns how much it took: 0 and no error when the socket is full.
-func writeNow(rc syscall.RawConn, p []byte) (n int, err error) {
-	werr := rc.Write(func(fd uintptr) bool {
+// nowWriter makes single write(2) calls to a non-blocking socket. Its
+// callback is made once per stream, not once per write: a fan-out makes
+// one write per stream.
+type nowWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool
+	p   []byte
+	n   int
+	err error
+}
+
+func newNowWriter(conn net.Conn) *nowWriter {
+	rc := rawConn(conn)
+	if rc == nil {
+		return nil
+	}
+	w := &nowWriter{rc: rc}
+	w.fn = func(fd uintptr) bool {
 		for {
-			n, err = syscall.Write(int(fd), p)
-			if err != syscall.EINTR {
+			w.n, w.err = syscall.Write(int(fd), w.p)
+			if w.err != syscall.EINTR {
 				return true // never wait for the socket here
 			}
 		}
-	})
-	if n < 0 {
-		n = 0
 	}
+	return w
+}
+
+// write returns how much of p the socket took at once: 0 and no error
+// when it is full. Not for concurrent use.
+func (w *nowWriter) write(p []byte) (int, error) {
+	w.p = p
+	werr := w.rc.Write(w.fn)
+	n, err := max(w.n, 0), w.err
+	w.p, w.n, w.err = nil, 0, nil
 	if err == syscall.EAGAIN {
 		err = nil
 	}
