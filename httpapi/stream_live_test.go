@@ -85,44 +85,53 @@ func TestStreamClientLeavingFreesItsSlotAtOnce(t *testing.T) {
 	}
 }
 
-// TestStreamOverHTTP2 streams through HTTP/2, whose connections cannot be
-// taken over: the handler keeps serving the stream itself.
-func TestStreamOverHTTP2(t *testing.T) {
-	e := newEnvWith(t, httpapi.Config{Heartbeat: 50 * time.Millisecond})
-	w := e.streamWorld()
-	h2 := httptest.NewUnstartedServer(e.srv.Config.Handler)
-	h2.EnableHTTP2 = true
-	h2.StartTLS()
-	defer h2.Close()
-	old := e.post(w.xTok, "doc.old", 0)
-	req, _ := http.NewRequest("GET", h2.URL+streamPath(w.x.ID, ""), nil)
-	req.Header.Set("Authorization", "Bearer "+e.AdminToken)
-	req.Header.Set("Last-Event-ID", fmt.Sprint(old-1))
-	res, err := h2.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.ProtoMajor != 2 || res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("%s %d %q, want HTTP/2 200 text/event-stream", res.Proto, res.StatusCode, res.Header.Get("Content-Type"))
-	}
-	c := &sseConn{t: t, res: res, items: make(chan sseItem, 1024), close: func() { res.Body.Close() }}
-	go readSSE(res.Body, c.items)
-	if it, _ := c.next(); it.Kind != "retry" {
-		t.Fatalf("first item %+v, want retry", it)
-	}
-	c.expectIDs(old)
-	c.expectIDs(e.post(w.xTok, "doc.live", 0))
-	for pings := 0; pings < 2; {
-		if it, ok := c.next(); !ok {
-			t.Fatal("stream ended")
-		} else if it.Kind == "comment" && it.Text == "ping" {
-			pings++
-		}
-	}
-	e.broker.Close()
-	if reason := c.ended(); !strings.Contains(reason, "shutting down") {
-		t.Fatalf("ended with reason %q", reason)
+// TestStreamOverTLS streams through HTTP/2, whose connections cannot be
+// taken over (the handler keeps serving the stream itself), and through
+// HTTP/1.1 over TLS, whose taken-over connection has no descriptor to
+// write to without blocking (every write goes through a goroutine).
+func TestStreamOverTLS(t *testing.T) {
+	for _, h2 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
+			e := newEnvWith(t, httpapi.Config{Heartbeat: 50 * time.Millisecond})
+			w := e.streamWorld()
+			srv := httptest.NewUnstartedServer(e.srv.Config.Handler)
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			defer srv.Close()
+			old := e.post(w.xTok, "doc.old", 0)
+			req, _ := http.NewRequest("GET", srv.URL+streamPath(w.x.ID, ""), nil)
+			req.Header.Set("Authorization", "Bearer "+e.AdminToken)
+			req.Header.Set("Last-Event-ID", fmt.Sprint(old-1))
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			wantProto := map[bool]int{true: 2, false: 1}[h2]
+			if res.ProtoMajor != wantProto || res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("%s %d %q, want HTTP/%d 200 text/event-stream", res.Proto, res.StatusCode, res.Header.Get("Content-Type"), wantProto)
+			}
+			c := &sseConn{t: t, res: res, items: make(chan sseItem, 1024), close: func() { res.Body.Close() }}
+			go readSSE(res.Body, c.items)
+			if it, _ := c.next(); it.Kind != "retry" {
+				t.Fatalf("first item %+v, want retry", it)
+			}
+			c.expectIDs(old)
+			for range 3 {
+				c.expectIDs(e.post(w.xTok, "doc.live", 0))
+			}
+			for pings := 0; pings < 2; {
+				if it, ok := c.next(); !ok {
+					t.Fatal("stream ended")
+				} else if it.Kind == "comment" && it.Text == "ping" {
+					pings++
+				}
+			}
+			e.broker.Close()
+			if reason := c.ended(); !strings.Contains(reason, "shutting down") {
+				t.Fatalf("ended with reason %q", reason)
+			}
+		})
 	}
 }
 
