@@ -2,15 +2,18 @@ package httpapi_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/stream"
 )
@@ -197,5 +200,61 @@ func TestStreamLogsOneRequestLine(t *testing.T) {
 		if strings.Contains(line, route) && !strings.Contains(line, `"status":200`) {
 			t.Fatalf("stream logged as %s", line)
 		}
+	}
+}
+
+// TestStreamChurn is for -race: clients open streams, read a little and
+// leave (some mid-write, some while a ping is due) while a writer posts;
+// afterwards no subscription is left behind.
+func TestStreamChurn(t *testing.T) {
+	e := newEnvStream(t, httpapi.Config{Heartbeat: 5 * time.Millisecond}, stream.Options{MaxPerUser: 1000})
+	w := e.streamWorld()
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := e.db.CreateActivity(context.Background(), &roster.Activity{ActorID: w.x.ID, Verb: "doc.churn", Data: []byte("{}")}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 15 {
+				res, cancel := e.streamRequest(streamPath(w.x.ID, ""), e.AdminToken)
+				if res.StatusCode != http.StatusOK {
+					t.Errorf("status %d", res.StatusCode)
+					cancel()
+					return
+				}
+				br := bufio.NewReader(res.Body)
+				for range (i + j) % 5 {
+					if _, err := br.ReadString('\n'); err != nil {
+						t.Errorf("read: %v", err)
+						break
+					}
+				}
+				cancel()
+				res.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	<-writerDone
+	deadline := time.Now().Add(streamWait)
+	for e.broker.Count() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscriptions left after every client left", e.broker.Count())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
