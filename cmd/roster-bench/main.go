@@ -100,7 +100,7 @@ type result struct {
 	reqs, errs  int64
 	rate        float64
 	p50, p99    time.Duration
-	ratio       float64 // rate / B0 rate
+	ratio       float64       // rate / B0 rate
 	cpuPerReq   time.Duration // server CPU time (user+system) per request, when known
 	target, met string
 	note        string
