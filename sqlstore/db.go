@@ -73,6 +73,8 @@ type DB struct {
 	sessions *sessionCache
 	// lists caches user list pages and deep-page checkpoints per users version.
 	lists *listCache
+	// userSQL reads a user with its groups (userWithGroupsSQL).
+	userSQL string
 
 	// bgCtx ends, and bg is waited for, when the store closes.
 	bgCtx    context.Context
@@ -92,7 +94,7 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() },
-		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache()}
+		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache(), userSQL: userWithGroupsSQL(d)}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {

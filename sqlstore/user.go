@@ -40,18 +40,29 @@ func errNotFound(what string) error {
 func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	return findUserWithGroups(ctx, db.read, db.d, id)
+	return findUserWithGroups(ctx, db.read, db.userSQL, id)
 }
 
-func findUserWithGroups(ctx context.Context, q querier, d Dialect, id int64) (*roster.User, error) {
+// userWithGroupsSQL is the statement of findUserWithGroups on d; New
+// builds it once.
+func userWithGroupsSQL(d Dialect) string {
+	return "SELECT " + userColumns + ", (SELECT " +
+		d.JSONArrayAgg([]string{"id", "name"}, []string{"g.id", "g.name"}, "g.name, g.id") +
+		" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) FROM users u WHERE u.id = ?"
+}
+
+// findUserWithGroups runs query, userWithGroupsSQL of the store's dialect.
+func findUserWithGroups(ctx context.Context, q querier, query string, id int64) (*roster.User, error) {
 	var groups string
-	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+", (SELECT "+
-		d.JSONArrayAgg([]string{"id", "name"}, []string{"g.id", "g.name"}, "g.name, g.id")+
-		" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) FROM users u WHERE u.id = ?", id), &groups)
+	u, err := scanUser(q.QueryRowContext(ctx, query, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound("User")
 	} else if err != nil {
 		return nil, err
+	}
+	if groups == "[]" {
+		u.Groups = []roster.GroupRef{}
+		return u, nil
 	}
 	var refs []struct {
 		ID   int64  `json:"id"`
@@ -377,7 +388,7 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 		n := upd.Apply(old)
 		fields := upd.ChangedFields(old)
 		if len(fields) == 0 {
-			updated, err = findUserWithGroups(ctx, tx, db.d, id)
+			updated, err = findUserWithGroups(ctx, tx, db.userSQL, id)
 			return err
 		}
 		if err := checkUnique(ctx, tx, id, n); err != nil {
@@ -418,7 +429,7 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 			return err
 		}
 		// Re-read: a user editing itself has just moved its own lastActiveAt.
-		updated, err = findUserWithGroups(ctx, tx, db.d, id)
+		updated, err = findUserWithGroups(ctx, tx, db.userSQL, id)
 		return err
 	})
 	db.sessions.invalidate() // is_active, is_admin or the password may have changed
