@@ -47,8 +47,8 @@ type UserSummary struct {
 }
 
 // Summary returns the summary of u.
-func (u *User) Summary() *UserSummary {
-	return &UserSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
+func (u *User) Summary() UserSummary {
+	return UserSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
 }
 
 // GroupRef names a group a user belongs to.

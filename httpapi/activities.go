@@ -153,10 +153,10 @@ func (s *Server) writeActivityPage(w http.ResponseWriter, r *http.Request, f ros
 }
 
 // userActivityFilter is the feed filter of /users/{id}/activities and its
-// count: the path's (existing) user as actor plus the query's filters.
-// The user's existence is checked by CountActivities, which both routes
-// call, in the statement that counts; when the filters are bad, a missing
-// user's 404 still comes first.
+// count: the path's user as actor plus the query's filters. The user's
+// existence is checked by CountActivities, which both routes call, in the
+// statement that counts; when the filters are bad, a missing user's 404
+// still comes first.
 func (s *Server) userActivityFilter(r *http.Request) (roster.ActivityFilter, error) {
 	id, err := parseID(r, "id")
 	if err != nil {

@@ -40,8 +40,10 @@ type userProfile struct {
 	Groups       []groupRef `json:"groups"`
 }
 
-func summary(u *roster.User) userSummary {
-	return userSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
+func summary(u *roster.User) userSummary { return summaryJSON(u.Summary()) }
+
+func summaryJSON(s roster.UserSummary) userSummary {
+	return userSummary{ID: s.ID, Username: s.Username, Email: s.Email, FirstName: s.FirstName, LastName: s.LastName, IsActive: s.IsActive}
 }
 
 func summaries(users []*roster.User) []userSummary {
@@ -55,7 +57,7 @@ func summaries(users []*roster.User) []userSummary {
 func listSummaries(users []*roster.UserSummary) []userSummary {
 	out := make([]userSummary, len(users))
 	for i, u := range users {
-		out[i] = userSummary{ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, IsActive: u.IsActive}
+		out[i] = summaryJSON(*u)
 	}
 	return out
 }

@@ -70,7 +70,7 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 	if contain == 0 || s.Offset >= contain {
 		return users, contain, nil
 	}
-	exact, err := searchQuery(ctx, tx, "SELECT "+userColumns+" FROM users u WHERE (u.username_fold = ? OR u.email_fold = ?)"+active+" ORDER BY u.id",
+	exact, err := queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u WHERE (u.username_fold = ? OR u.email_fold = ?)"+active+" ORDER BY u.id",
 		append([]any{t, t}, activeArgs...)...)
 	if err != nil {
 		return nil, 0, err
@@ -113,7 +113,7 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 					UNION ALL SELECT id FROM users WHERE first_fold >= ? AND first_fold < ?
 					UNION ALL SELECT id FROM users WHERE last_fold >= ? AND last_fold < ?)`
 			}
-			return searchQuery(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+
+			return queryUsers(ctx, tx, "SELECT "+userColumns+" FROM users u"+where+
 				" AND u.username_fold <> ? AND u.email_fold <> ?"+active+" ORDER BY u.id LIMIT ? OFFSET ?",
 				append(append(append(args, t, t), activeArgs...), limit, offset)...)
 		}},
@@ -128,7 +128,7 @@ func (db *DB) searchShort(ctx context.Context, s roster.UserSearch) ([]*roster.U
 					return nil, err
 				}
 			}
-			return searchQuery(ctx, tx, "SELECT "+userColumns+" FROM "+from+" WHERE "+db.d.Strpos()+"(u.search_text, ?) > 0 AND NOT "+anyPrefix+
+			return queryUsers(ctx, tx, "SELECT "+userColumns+" FROM "+from+" WHERE "+db.d.Strpos()+"(u.search_text, ?) > 0 AND NOT "+anyPrefix+
 				active+" ORDER BY u.id LIMIT ? OFFSET ?",
 				append(append(append(append(args, t), prefixArgs...), activeArgs...), limit, offset)...)
 		}},
@@ -210,22 +210,4 @@ func prefixEnd(t string) string {
 	b := []byte(t)
 	b[len(b)-1]++
 	return string(b)
-}
-
-// searchQuery reads users.
-func searchQuery(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var users []*roster.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, rows.Err()
 }
