@@ -48,14 +48,17 @@ type listKey struct {
 // cmd/roster-bench); a deep page stepped over up to a million index
 // entries.
 type listCache struct {
-	mu       sync.Mutex
-	pages    map[listKey][]*roster.UserSummary
-	cps      map[listSet][]int64
-	building map[listSet]bool
+	mu    sync.Mutex
+	pages map[listKey][]*roster.UserSummary
+	cps   map[listSet][]int64
+	// building is set while a checkpoint build runs: one at a time, so
+	// that a stream of writes, each a new version, cannot start a scan of
+	// every id per version.
+	building bool
 }
 
 func newListCache() *listCache {
-	return &listCache{pages: map[listKey][]*roster.UserSummary{}, cps: map[listSet][]int64{}, building: map[listSet]bool{}}
+	return &listCache{pages: map[listKey][]*roster.UserSummary{}, cps: map[listSet][]int64{}}
 }
 
 func (c *listCache) page(k listKey) ([]*roster.UserSummary, bool) {
@@ -80,25 +83,25 @@ func (c *listCache) putPage(k listKey, p []*roster.UserSummary) {
 }
 
 // checkpoints returns the checkpoints of set, or nil while they are not
-// built; then start tells the caller to build them, unless a build of set
-// is already running. The builder calls doneBuilding.
+// built; then start tells the caller to build them, unless a build is
+// already running. The builder calls doneBuilding.
 func (c *listCache) checkpoints(set listSet) (cps []int64, start bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cps, ok := c.cps[set]; ok {
 		return cps, false
 	}
-	if c.building[set] {
+	if c.building {
 		return nil, false
 	}
-	c.building[set] = true
+	c.building = true
 	return nil, true
 }
 
-func (c *listCache) doneBuilding(set listSet) {
+func (c *listCache) doneBuilding() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.building, set)
+	c.building = false
 }
 
 func (c *listCache) putCheckpoints(set listSet, cps []int64) {

@@ -203,7 +203,7 @@ func (db *DB) deepIDPage(ctx context.Context, tx querier, set listSet, where str
 	cps, start := db.lists.checkpoints(set)
 	if start {
 		db.background(func(ctx context.Context) {
-			defer db.lists.doneBuilding(set)
+			defer db.lists.doneBuilding()
 			db.buildCheckpoints(ctx, set, where, args)
 		})
 	}
