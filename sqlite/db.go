@@ -117,7 +117,7 @@ func (dialect) SearchGramMax() int { return maxGram }
 func (dialect) SearchAnyTrigram(trigrams []string) (string, []any) {
 	parts := make([]string, len(trigrams))
 	for i, g := range trigrams {
-		parts[i] = `"` + strings.ReplaceAll(g, `"`, `""`) + `"`
+		parts[i] = ftsPhrase(g)
 	}
 	return "users u JOIN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) f ON f.rowid = u.id", []any{strings.Join(parts, " OR ")}
 }
@@ -135,11 +135,14 @@ func trigramMatch(terms []string) string {
 				continue
 			}
 			seen[g] = true
-			parts = append(parts, `"`+strings.ReplaceAll(g, `"`, `""`)+`"`)
+			parts = append(parts, ftsPhrase(g))
 		}
 	}
 	return strings.Join(parts, " AND ")
 }
+
+// ftsPhrase quotes s as an FTS5 string (a phrase of its one token).
+func ftsPhrase(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // MapErr maps SQLite result codes to roster errors.
 func (dialect) MapErr(err error) error {

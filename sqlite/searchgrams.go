@@ -15,12 +15,10 @@ import (
 // many characters are counted from it (sqlstore.SearchUsers).
 const maxGram = 3
 
-// rosterDriver opens Roster's connections: a driver of its own, so that the
-// functions the search_grams triggers and builds call are registered on
-// Roster's connections alone (the package-level driver would add them to
-// every connection of the process).
-var rosterDriver = newDriver()
-
+// newDriver returns the driver that opens Roster's connections: a driver of
+// its own, so that the functions the search_grams triggers and builds call
+// are registered on Roster's connections alone (the package-level driver
+// would add them to every connection of the process).
 func newDriver() *sqlite3.Driver {
 	d := &sqlite3.Driver{}
 	d.MustRegisterDeterministicScalarFunction("roster_grams", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {

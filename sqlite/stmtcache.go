@@ -20,13 +20,16 @@ const maxCachedStmts = 256
 // it is not given a *sql.Stmt for, and parsing SQL was a fifth of the CPU
 // time of GET /users/{id} and GET /users (pprof of cmd/roster-bench).
 func openDB(dsn string) *sql.DB {
-	return sql.OpenDB(connector{dsn: dsn})
+	return sql.OpenDB(connector{dsn: dsn, drv: newDriver()})
 }
 
-type connector struct{ dsn string }
+type connector struct {
+	dsn string
+	drv *sqlite3.Driver // with Roster's SQL functions (searchgrams.go)
+}
 
 func (c connector) Connect(context.Context) (driver.Conn, error) {
-	cn, err := rosterDriver.Open(c.dsn)
+	cn, err := c.drv.Open(c.dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +41,7 @@ func (c connector) Connect(context.Context) (driver.Conn, error) {
 	return &cachingConn{innerConn: inner, stmts: map[string]*cachedStmt{}}, nil
 }
 
-func (connector) Driver() driver.Driver { return &sqlite3.Driver{} }
+func (c connector) Driver() driver.Driver { return c.drv }
 
 // innerConn is what database/sql uses of a modernc connection.
 type innerConn interface {
