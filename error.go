@@ -29,6 +29,7 @@ type Error struct {
 	Message    string
 	Fields     map[string][]string
 	RetryAfter time.Duration // with ETHROTTLED
+	Scope      Scope         // with EFORBIDDEN: the token scope the operation needs
 }
 
 func (e *Error) Error() string {

@@ -8,13 +8,55 @@ import (
 	"time"
 )
 
-// Token is an API bearer token. Only the SHA-256 of its secret is stored.
+// Token is an API bearer token. Only the SHA-256 of its secret is stored,
+// with its first characters (Prefix) so that its owner can tell it apart.
 type Token struct {
-	ID        int64
-	UserID    int64
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID     int64
+	UserID int64
+	Hash   []byte
+	// Kind is TokenSession (made by a login; every scope) or TokenPersonal
+	// (made for a program; Scopes). "" is stored as TokenSession.
+	Kind       TokenKind
+	Name       string
+	Scopes     Scopes // of a personal token
+	Prefix     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// TokenKind tells login sessions from personal access tokens.
+type TokenKind string
+
+// Verbs of the activities recorded for personal tokens.
+const (
+	VerbTokenCreated = "token.created"
+	VerbTokenRevoked = "token.revoked"
+)
+
+// Token kinds.
+const (
+	TokenSession  TokenKind = "session"
+	TokenPersonal TokenKind = "personal"
+)
+
+// Personal token lifetimes: the default, and how far ahead expiresAt may be.
+const (
+	DefaultPersonalTokenTTL = 90 * 24 * time.Hour
+	MaxPersonalTokenTTL     = 366 * 24 * time.Hour
+	MaxTokenNameLen         = 100
+	TokenPrefixLen          = 8
+)
+
+// EffectiveScopes returns what a token of kind with scopes may do for
+// owner now: a session has every scope the owner may hold, a personal token
+// its own scopes narrowed to those. It is computed on every request, so that
+// demoting an admin narrows the admin's tokens at once.
+func EffectiveScopes(kind TokenKind, scopes Scopes, owner *User) Scopes {
+	if kind != TokenPersonal {
+		scopes = EveryScope
+	}
+	return scopes & ScopesFor(owner)
 }
 
 // DefaultTokenTTL is the life of a token made by login or by the CLI.
@@ -28,10 +70,21 @@ const (
 	LoginLockoutMax  = 15 * time.Minute
 )
 
-// Session is what a valid token proves: who is calling and with which token.
+// Session is what a valid token proves: who is calling, with which token,
+// and what the token may be used for.
 type Session struct {
-	TokenID int64
-	User    *User
+	TokenID   int64
+	TokenKind TokenKind
+	// Scopes are the token's own (every scope for a session); Allows
+	// narrows them to the owner's rights.
+	Scopes Scopes
+	User   *User
+}
+
+// Allows reports whether the session's token may be used for an operation
+// that needs scope.
+func (s *Session) Allows(scope Scope) bool {
+	return EffectiveScopes(s.TokenKind, s.Scopes, s.User).Has(scope)
 }
 
 // AuthService stores credentials and tokens.
@@ -46,8 +99,23 @@ type AuthService interface {
 	// login throttle of key and records auth.login, in one transaction;
 	// ETHROTTLED (and no session) when key is locked by then.
 	CreateSession(ctx context.Context, t *Token, throttleKey string) error
-	// CreateToken stores t without any other effect (used by the CLI).
+	// CreateToken stores t without any other effect (personal tokens, the
+	// CLI) and sets its ID and CreatedAt.
 	CreateToken(ctx context.Context, t *Token) error
+	// FindTokens returns one page of the unexpired tokens of user userID,
+	// newest first, and their total.
+	FindTokens(ctx context.Context, userID int64, p Page) ([]*Token, int, error)
+	// FindToken returns token id (unexpired), ENOTFOUND when there is none.
+	FindToken(ctx context.Context, id int64) (*Token, error)
+	// IssueToken stores the personal token t and records token.created by
+	// actor in the same transaction.
+	IssueToken(ctx context.Context, actor int64, t *Token) error
+	// RevokeToken deletes token id and records token.revoked by actor;
+	// ENOTFOUND when there is no such token.
+	RevokeToken(ctx context.Context, actor, id int64) error
+	// MarkTokenUsed records that token id authenticated a request at at.
+	// It only touches memory: the store writes lastUsedAt in batches.
+	MarkTokenUsed(id int64, at time.Time)
 	// FindSession returns the session of an unexpired token hash whose user
 	// is active and not deleted; EUNAUTHORIZED otherwise.
 	FindSession(ctx context.Context, hash []byte) (*Session, error)
@@ -93,6 +161,9 @@ func NewTokenSecret() (string, []byte) {
 	secret := "rst_" + base64.RawURLEncoding.EncodeToString(b)
 	return secret, HashToken(secret)
 }
+
+// TokenPrefix returns the part of a secret that is kept and shown.
+func TokenPrefix(secret string) string { return secret[:min(len(secret), TokenPrefixLen)] }
 
 // HashToken returns the stored form of a bearer token.
 func HashToken(secret string) []byte {

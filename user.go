@@ -15,13 +15,16 @@ import (
 
 // User is a person known to Roster.
 type User struct {
-	ID           int64
-	Username     string
-	Email        string
-	FirstName    string
-	LastName     string
-	IsActive     bool
-	IsAdmin      bool
+	ID        int64
+	Username  string
+	Email     string
+	FirstName string
+	LastName  string
+	IsActive  bool
+	IsAdmin   bool
+	// IsService marks a service account: a program's identity that cannot
+	// sign in and holds only tokens made for it by an admin. Set on creation.
+	IsService    bool
 	Bio          string
 	AvatarURL    string
 	Timezone     string
@@ -69,8 +72,9 @@ type Page struct {
 
 // UserFilter selects users for a list.
 type UserFilter struct {
-	IsActive *bool
-	Ordering string // one of UserOrderings, optionally prefixed with "-"; "" means "id"
+	IsActive  *bool
+	IsService *bool
+	Ordering  string // one of UserOrderings, optionally prefixed with "-"; "" means "id"
 	Page
 }
 

@@ -52,14 +52,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !ok || !u.IsActive {
+	if !ok || !u.IsActive || u.IsService { // a service account has no password; refuse it in any case
 		if _, err := s.store.RecordLoginFailure(ctx, key); err != nil {
 			return err
 		}
 		return errBadCredentials
 	}
 	secret, tokenHash := roster.NewTokenSecret()
-	t := &roster.Token{UserID: u.ID, Hash: tokenHash, ExpiresAt: s.now().Add(s.tokenTTL)}
+	t := &roster.Token{UserID: u.ID, Hash: tokenHash, Kind: roster.TokenSession, Name: loginSessionName,
+		Prefix: roster.TokenPrefix(secret), ExpiresAt: s.now().Add(s.tokenTTL)}
 	if err := s.store.CreateSession(ctx, t, key); err != nil {
 		return err
 	}

@@ -112,7 +112,8 @@ type azWorld struct {
 	Y, C   int64        // Y: alice only; C ("common"): every non-admin principal reads it
 	G      int64        // group granted member on W
 
-	fresh int
+	fresh   int
+	secrets map[int64]string // of tokens made by fresh, by id
 }
 
 func (w *azWorld) api(t *testing.T, method, path string, body any, want int) map[string]any {
@@ -333,6 +334,21 @@ func (c *azCell) fresh(t *testing.T, key string) int64 {
 		id = w.newGroup(t, "fresh-group-"+n)
 		w.join(t, id, w.target)
 		w.grantGroup(t, w.W, id, roster.RoleMember)
+	case "Tme", "Ttarget": // a personal token of the caller (target for callers without a user), or of target
+		owner := c.me()
+		if key == "Ttarget" || !w.m.live[owner] {
+			owner = w.target.ID
+		}
+		secret, hash := roster.NewTokenSecret()
+		tok := &roster.Token{UserID: owner, Hash: hash, Kind: roster.TokenPersonal, Name: "fresh" + n, Scopes: roster.EveryScope &^ roster.ScopesOf(roster.ScopeWebhooks, roster.ScopeSCIM),
+			Prefix: roster.TokenPrefix(secret), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := w.e.db.IssueToken(context.Background(), owner, tok); err != nil {
+			t.Fatal(err)
+		}
+		if w.secrets == nil {
+			w.secrets = map[int64]string{}
+		}
+		id, w.secrets[tok.ID] = tok.ID, secret
 	case "Wx":
 		id = w.newWorkspace(t, "Fresh "+n)
 		for _, p := range []int{pViewer, pMember, pWsAdmin} {
@@ -975,6 +991,53 @@ func (w *azWorld) matrix() []azRow {
 			check: func(t *testing.T, c *azCell, r *resp) { w.checkMember(t, c, c.ids["Gx"], w.target.ID, !c.ok) }},
 
 		//                                                                                    none grp  exg  view memb wadm admn
+		// Tokens: anyone manages their own; an admin anyone's.
+		{route: "GET /api/v3/tokens", path: base + "/tokens", want: azAuthed(200, 200, 200, 200, 200, 200, 200),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				if c.ok && !slices.ContainsFunc(azPage(t, r).Results, func(it map[string]any) bool { return it["prefix"] == roster.TokenPrefix(c.token) }) {
+					t.Fatalf("the caller's own token is not listed: %s", r.Body)
+				}
+			}},
+		{route: "POST /api/v3/tokens", path: base + "/tokens", want: azAuthed(201, 201, 201, 201, 201, 201, 201),
+			body: func(c *azCell) any {
+				return map[string]any{"name": "probe-" + c.name, "scopes": []string{"users:read"}}
+			},
+			check: func(t *testing.T, c *azCell, r *resp) {
+				if c.ok {
+					secret, _ := r.JSON(t)["token"].(string)
+					me := w.env(t).do("GET", base+"/users/me", secret, nil).expect(t, 200).JSON(t)
+					if azID(me["id"]) != c.me() {
+						t.Fatalf("the new token belongs to %v", me["id"])
+					}
+				}
+			}},
+		{route: "DELETE /api/v3/tokens/{id}", path: base + "/tokens/{Tme}", want: azAuthed(204, 204, 204, 204, 204, 204, 204),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				if c.ok {
+					azProblem(t, w.env(t).do("GET", base+"/users/me", w.secrets[c.ids["Tme"]], nil), 401)
+					w.env(t).do("GET", base+"/users/me", c.token, nil).expect(t, 200) // only that token
+				}
+			}},
+		{route: "DELETE /api/v3/tokens/{id}", path: base + "/tokens/{Ttarget}", want: azAuthed(404, 404, 404, 404, 404, 404, 204),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				status := w.env(t).do("GET", base+"/users/me", w.secrets[c.ids["Ttarget"]], nil).Status
+				if want := map[bool]int{true: 401, false: 200}[c.ok]; status != want {
+					t.Fatalf("target's token answers %d after the revocation answered %d", status, r.Status)
+				}
+			}},
+		{route: "GET /api/v3/users/{id}/tokens", path: base + "/users/{target}/tokens", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "POST /api/v3/users/{id}/tokens", path: base + "/users/{target}/tokens", want: azAuthed(403, 403, 403, 403, 403, 403, 201),
+			body: func(c *azCell) any { return map[string]any{"name": "by-" + c.name, "scopes": []string{"groups:read"}} },
+			check: func(t *testing.T, c *azCell, r *resp) {
+				list, _, err := w.e.db.FindTokens(context.Background(), w.target.ID, roster.Page{Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				made := slices.ContainsFunc(list, func(tok *roster.Token) bool { return tok.Name == "by-"+c.name })
+				if made != c.ok {
+					t.Fatalf("token by-%s exists = %v after status %d", c.name, made, r.Status)
+				}
+			}},
 		{route: "POST /api/v3/activities", path: base + "/activities", want: azAuthed(201, 201, 201, 201, 201, 201, 201),
 			body:  func(c *azCell) any { return w.probe(c, 0) },
 			check: func(t *testing.T, c *azCell, r *resp) { w.checkProbe(t, c, r, 0) }},

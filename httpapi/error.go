@@ -49,6 +49,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var retry float64
 	if e, ok := asError(err); ok {
 		fields, retry = e.Fields, e.RetryAfter.Seconds()
+		if e.Scope != "" && status == http.StatusForbidden { // RFC 6750 section 3.1
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+string(e.Scope)+`"`)
+		}
 	}
 	switch status {
 	case http.StatusUnauthorized:

@@ -111,7 +111,7 @@ func (e *env) createUser(username string, admin bool, pw string) *roster.User {
 func (e *env) token(u *roster.User) string {
 	e.t.Helper()
 	secret, hash := roster.NewTokenSecret()
-	if err := e.db.CreateToken(context.Background(), &roster.Token{UserID: u.ID, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if err := e.db.CreateToken(context.Background(), &roster.Token{UserID: u.ID, Hash: hash, Prefix: roster.TokenPrefix(secret), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		e.t.Fatal(err)
 	}
 	return secret

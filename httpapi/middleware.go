@@ -48,7 +48,8 @@ func bearerToken(r *http.Request) string {
 
 var errNoToken = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "Authentication credentials were not provided."}
 
-// authed runs h only for a request with a valid bearer token of an active user.
+// authed runs h only for a request with a valid bearer token of an active
+// user that holds the scope of the route (see checkScope).
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return s.authedWith(bearerToken, h)
 }
@@ -65,6 +66,9 @@ func (s *Server) authedWith(token func(*http.Request) string, h handlerFunc) htt
 		}
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.userID = sess.User.ID
+		}
+		if err := s.checkScope(r, sess); err != nil {
+			return err
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), sessionKey, sess)))
 	})

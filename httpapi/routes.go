@@ -8,7 +8,9 @@ import (
 )
 
 // routes registers every route of the API. Each is wrapped by instrument
-// (metrics and logs, labelled by pattern) and, unless public, by authed.
+// (metrics and logs, labelled by pattern) and, unless public, by authed,
+// which also enforces the token scope that api/openapi.json declares on
+// the route's operation.
 func (s *Server) routes(mux *http.ServeMux) {
 	handle := func(pattern string, h http.Handler) {
 		s.patterns = append(s.patterns, pattern)
@@ -61,6 +63,12 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("DELETE /api/v3/groups/{id}/members/{userId}", s.authed(s.handleGroupMemberDelete))
 
 	handle("POST /api/v3/activities", s.authed(s.handleActivityCreate))
+
+	handle("GET /api/v3/tokens", s.authed(s.handleTokenList))
+	handle("POST /api/v3/tokens", s.authed(s.handleTokenCreate))
+	handle("DELETE /api/v3/tokens/{id}", s.authed(s.handleTokenDelete))
+	handle("GET /api/v3/users/{id}/tokens", s.authed(s.handleUserTokenList))
+	handle("POST /api/v3/users/{id}/tokens", s.authed(s.handleUserTokenCreate))
 }
 
 // Routes lists the patterns of every registered route ("METHOD /path"), so

@@ -58,6 +58,9 @@ type Server struct {
 	broker    *stream.Broker
 	heartbeat time.Duration
 	events    eventCache // the last streamed activity's JSON, shared by all streams
+	// scopes holds the token scope of each authenticated route, read from
+	// the OpenAPI document: the one place where scopes are declared.
+	scopes map[string]roster.Scope
 }
 
 // NewServer returns the API as an http.Handler.
@@ -84,6 +87,7 @@ func NewServer(cfg Config) *Server {
 		s.hasher = password.NewHasher(2)
 	}
 	s.metrics = newMetrics(s.registry)
+	s.scopes = routeScopes()
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.recoverer(s.fallback(mux))

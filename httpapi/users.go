@@ -30,6 +30,7 @@ type groupRef struct {
 type userProfile struct {
 	userSummary
 	IsAdmin      bool       `json:"isAdmin"`
+	IsService    bool       `json:"isService"`
 	Bio          string     `json:"bio"`
 	AvatarURL    string     `json:"avatarUrl"`
 	Timezone     string     `json:"timezone"`
@@ -63,7 +64,7 @@ func listSummaries(users []*roster.UserSummary) []userSummary {
 }
 
 func profile(u *roster.User) userProfile {
-	p := userProfile{userSummary: summary(u), IsAdmin: u.IsAdmin, Bio: u.Bio, AvatarURL: u.AvatarURL, Timezone: u.Timezone,
+	p := userProfile{userSummary: summary(u), IsAdmin: u.IsAdmin, IsService: u.IsService, Bio: u.Bio, AvatarURL: u.AvatarURL, Timezone: u.Timezone,
 		Locale: u.Locale, DateJoined: apiTime(u.DateJoined), LastLogin: optTime(u.LastLogin), LastActiveAt: optTime(u.LastActiveAt),
 		Groups: make([]groupRef, len(u.Groups))}
 	for i, g := range u.Groups {
@@ -96,8 +97,11 @@ func writeProfile(w http.ResponseWriter, status int, u *roster.User) error {
 	return writeJSON(w, status, b)
 }
 
-func parseIsActive(r *http.Request) (*bool, error) {
-	v, ok := r.URL.Query()["isActive"]
+func parseIsActive(r *http.Request) (*bool, error) { return parseBoolParam(r, "isActive") }
+
+// parseBoolParam reads an optional boolean query parameter.
+func parseBoolParam(r *http.Request, name string) (*bool, error) {
+	v, ok := r.URL.Query()[name]
 	if !ok {
 		return nil, nil
 	}
@@ -109,7 +113,7 @@ func parseIsActive(r *http.Request) (*bool, error) {
 		f := false
 		return &f, nil
 	}
-	return nil, roster.FieldError(roster.EINVALID, "isActive", "Must be a valid boolean (true or false).")
+	return nil, roster.FieldError(roster.EINVALID, name, "Must be a valid boolean (true or false).")
 }
 
 func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
@@ -119,6 +123,9 @@ func (s *Server) handleUserList(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := roster.UserFilter{Page: p.page(), Ordering: r.URL.Query().Get("ordering")}
 	if f.IsActive, err = parseIsActive(r); err != nil {
+		return err
+	}
+	if f.IsService, err = parseBoolParam(r, "isService"); err != nil {
 		return err
 	}
 	if !validOrdering(f.Ordering) {
@@ -208,8 +215,11 @@ func (s *Server) handleUserMe(w http.ResponseWriter, r *http.Request) error {
 var (
 	userWritable = []string{"username", "email", "firstName", "lastName", "isActive", "isAdmin", "bio", "avatarUrl",
 		"timezone", "locale", "password", "currentPassword"}
-	userReadOnly = []string{"id", "dateJoined", "lastLogin", "lastActiveAt", "groups"}
+	userReadOnly = []string{"id", "dateJoined", "lastLogin", "lastActiveAt", "groups", "isService"}
 )
+
+// errServicePassword refuses a password for a service account.
+const errServicePassword = "A service account cannot have a password; it signs in with tokens made by an admin."
 
 // userChange is a decoded user body.
 type userChange struct {
@@ -251,13 +261,19 @@ func (s *Server) handleUserCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := roster.RequireAdmin(viewer(r)); err != nil {
 		return err
 	}
-	b, err := decodeBody(w, r, userWritable[:len(userWritable)-1], userReadOnly)
+	b, err := decodeBody(w, r, append(userWritable[:len(userWritable)-1:len(userWritable)-1], "isService"), userReadOnly[:len(userReadOnly)-1])
 	if err != nil {
 		return err
 	}
 	b.require("username", "email")
 	c := readUserChange(b)
 	u := c.Apply(&roster.User{IsActive: true, Timezone: "UTC", Locale: "en"})
+	if svc := b.boolean("isService"); svc != nil && *svc {
+		u.IsService = true
+		if c.password != nil {
+			b.errors.Add("password", errServicePassword)
+		}
+	}
 	validateUserFields(b, u)
 	if err := b.err(); err != nil {
 		return err
@@ -322,7 +338,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 		c.IfVersion = old.Version // the store re-checks it atomically
 	}
 	validateUserFields(b, c.Apply(old))
-	if c.password != nil && roster.NeedsCurrentPassword(me, old) {
+	if c.password != nil && old.IsService {
+		b.errors.Add("password", errServicePassword)
+	} else if c.password != nil && roster.NeedsCurrentPassword(me, old) {
 		if c.currentPassword == nil {
 			b.errors.Add("currentPassword", roster.MsgRequired)
 		} else if err := s.checkPassword(r, id, *c.currentPassword); err != nil {

@@ -140,7 +140,7 @@ func utKeys(t *testing.T, m map[string]any, keys ...string) {
 	}
 }
 
-var utProfileKeys = []string{"id", "username", "email", "firstName", "lastName", "isActive", "isAdmin", "bio",
+var utProfileKeys = []string{"id", "username", "email", "firstName", "lastName", "isActive", "isAdmin", "isService", "bio",
 	"avatarUrl", "timezone", "locale", "dateJoined", "lastLogin", "lastActiveAt", "groups"}
 
 func utPath(id int64) string { return utUsers + "/" + strconv.FormatInt(id, 10) }

@@ -65,8 +65,16 @@ func (db *DB) CreateToken(ctx context.Context, t *roster.Token) error {
 
 func (tx *wtx) insertToken(ctx context.Context, t *roster.Token, now time.Time) error {
 	t.CreatedAt = now
-	return tx.QueryRowContext(ctx, "INSERT INTO tokens (user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
-		t.UserID, t.Hash, tx.db.t(now), tx.db.t(t.ExpiresAt)).Scan(&t.ID)
+	if t.Kind == "" {
+		t.Kind = roster.TokenSession
+	}
+	scopes := ""
+	if t.Kind == roster.TokenPersonal {
+		scopes = t.Scopes.String()
+	}
+	return tx.QueryRowContext(ctx, `INSERT INTO tokens (user_id, hash, created_at, expires_at, kind, name, scopes, prefix)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		t.UserID, t.Hash, tx.db.t(now), tx.db.t(t.ExpiresAt), string(t.Kind), t.Name, scopes, t.Prefix).Scan(&t.ID)
 }
 
 var errBadToken = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "Invalid or expired token."}
@@ -81,14 +89,16 @@ func (db *DB) FindSession(ctx context.Context, hash []byte) (*roster.Session, er
 	epoch, fetched := db.sessions.begin()
 	var tokenID int64
 	var expires dbTime
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, t.id, t.expires_at FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.hash = ? AND t.expires_at > ? AND u.is_active`, hash, db.t(now)), &tokenID, &expires)
+	var kind, scopes string
+	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, t.id, t.expires_at, t.kind, t.scopes FROM tokens t
+		JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.expires_at > ? AND u.is_active`, hash, db.t(now)),
+		&tokenID, &expires, &kind, &scopes)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errBadToken
 	} else if err != nil {
 		return nil, err
 	}
-	s := &roster.Session{TokenID: tokenID, User: u}
+	s := &roster.Session{TokenID: tokenID, TokenKind: roster.TokenKind(kind), Scopes: tokenScopes(roster.TokenKind(kind), scopes), User: u}
 	db.sessions.put(hash, s, expires.t, epoch, fetched)
 	return s, nil
 }

@@ -75,6 +75,10 @@ type DB struct {
 	lists *listCache
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
+	// tokenUses holds token uses not yet written (see FlushTokenUses);
+	// flusher runs flushTokenUsesLoop.
+	tokenUses *tokenUses
+	flusher   sync.WaitGroup
 
 	// bgCtx ends, and bg is waited for, when the store closes.
 	bgCtx    context.Context
@@ -94,12 +98,13 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() },
-		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache(), userSQL: userWithGroupsSQL(d)}
+		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache(), userSQL: userWithGroupsSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {
 		db.startCommitter()
 	}
+	db.flusher.Go(func() { db.flushTokenUsesLoop(db.bgCtx) })
 	return db
 }
 
@@ -132,11 +137,15 @@ func (db *DB) OnPublish(f func(lastID int64)) {
 	db.mu.Unlock()
 }
 
-// Close stops the committer, if any, and closes the pools. It may be called
-// more than once.
+// Close writes the token uses not yet written, stops the committer, if
+// any, and closes the pools. It may be called more than once.
 func (db *DB) Close() error {
 	db.bgCancel()
 	db.bg.Wait()
+	db.flusher.Wait()
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = db.FlushTokenUses(flushCtx) // best effort: the pools may already be gone on a second Close
+	cancel()
 	if db.commits != nil {
 		db.commits.once.Do(db.commits.close)
 	}

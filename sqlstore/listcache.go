@@ -16,15 +16,17 @@ const maxCachedPages = 1024
 // listSet identifies the users a list draws from, at one moment: the
 // users version (counters.users_version, bumped by triggers on every
 // insert, delete and change of a summary field), the filter's total, and
-// the isActive filter. Two reads with the same listSet see the same users
+// the isActive and isService filters. Two reads with the same listSet see the same users
 // with the same summaries, whichever process wrote them, so what was read
 // under it can be reused.
 type listSet struct {
 	version int64
 	total   int
 	active  int8 // 0 all, 1 active, 2 inactive
+	service int8 // 0 all, 1 service accounts, 2 people
 }
 
+// activeKey encodes an optional boolean filter: 0 unset, 1 true, 2 false.
 func activeKey(a *bool) int8 {
 	switch {
 	case a == nil:
@@ -108,7 +110,7 @@ func (c *listCache) putCheckpoints(set listSet, cps []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for old := range c.cps {
-		if old.version < set.version || old.active == set.active {
+		if old.version < set.version || (old.active == set.active && old.service == set.service) {
 			delete(c.cps, old)
 		}
 	}

@@ -36,6 +36,8 @@ type sessionCache struct {
 
 type cachedSession struct {
 	tokenID int64
+	kind    roster.TokenKind
+	scopes  roster.Scopes
 	user    roster.User
 	expires time.Time // the token's own expiry, checked against the store's clock
 	fetched time.Time // monotonic: when the read began
@@ -71,7 +73,7 @@ func (c *sessionCache) get(hash []byte, now time.Time) (*roster.Session, bool) {
 		return nil, false
 	}
 	u := e.user // handlers get their own copy
-	return &roster.Session{TokenID: e.tokenID, User: &u}, true
+	return &roster.Session{TokenID: e.tokenID, TokenKind: e.kind, Scopes: e.scopes, User: &u}, true
 }
 
 // begin returns what put needs to know about the moment a read began.
@@ -86,7 +88,7 @@ func (c *sessionCache) put(hash []byte, s *roster.Session, expires time.Time, ep
 	if len(c.m) >= maxCachedSessions {
 		c.m = map[[32]byte]cachedSession{}
 	}
-	c.m[k] = cachedSession{tokenID: s.TokenID, user: *s.User, expires: expires, fetched: fetched, epoch: epoch}
+	c.m[k] = cachedSession{tokenID: s.TokenID, kind: s.TokenKind, scopes: s.Scopes, user: *s.User, expires: expires, fetched: fetched, epoch: epoch}
 	c.mu.Unlock()
 }
 

@@ -16,13 +16,13 @@ import (
 var _ roster.UserService = (*DB)(nil)
 
 const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.is_active, u.is_admin,
-	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version`
+	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version, u.is_service`
 
 func scanUser(s scanner, extra ...any) (*roster.User, error) {
 	var u roster.User
 	var joined, lastLogin, lastActive dbTime
 	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive, &u.IsAdmin,
-		&u.Bio, &u.AvatarURL, &u.Timezone, &u.Locale, &joined, &lastLogin, &lastActive, &u.Version}, extra...)
+		&u.Bio, &u.AvatarURL, &u.Timezone, &u.Locale, &joined, &lastLogin, &lastActive, &u.Version, &u.IsService}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -139,13 +139,13 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 	if err != nil {
 		return nil, 0, err
 	}
-	names, where, args := "'users_active', 'users_inactive'", "", []any{}
+	names, conds, args := "'users_active', 'users_inactive'", []string{}, []any{}
 	if f.IsActive != nil {
 		names = "'users_inactive'"
 		if *f.IsActive {
 			names = "'users_active'"
 		}
-		where, args = " WHERE u.is_active = ?", []any{*f.IsActive}
+		conds, args = append(conds, "u.is_active = ?"), append(args, *f.IsActive)
 	}
 	// Read the counters and the page in one read transaction so they agree.
 	tx, done, err := db.beginRead(ctx)
@@ -161,10 +161,27 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 	if err != nil {
 		return nil, 0, err
 	}
+	if f.IsService != nil {
+		// Service accounts are few: count them through the users_service
+		// partial index, and people as everyone else.
+		services, err := countServiceAccounts(ctx, tx, f.IsActive)
+		if err != nil {
+			return nil, 0, err
+		}
+		if *f.IsService {
+			total, conds = services, append(conds, "u.is_service")
+		} else {
+			total, conds = total-services, append(conds, "NOT u.is_service")
+		}
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
 	if f.Offset >= total {
 		return []*roster.UserSummary{}, total, nil
 	}
-	set := listSet{version: version, total: total, active: activeKey(f.IsActive)}
+	set := listSet{version: version, total: total, active: activeKey(f.IsActive), service: activeKey(f.IsService)}
 	key := listKey{listSet: set, order: order, offset: f.Offset, limit: f.Limit}
 	cacheable := !strings.HasPrefix(order, "u.last_login") // logins do not bump the version
 	if cacheable {
@@ -186,6 +203,18 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 		db.lists.putPage(key, page)
 	}
 	return page, total, nil
+}
+
+// countServiceAccounts counts the service accounts, of one isActive state
+// when active is set.
+func countServiceAccounts(ctx context.Context, q querier, active *bool) (int, error) {
+	query, args := "SELECT count(*) FROM users u WHERE u.is_service", []any{}
+	if active != nil {
+		query, args = query+" AND u.is_active = ?", append(args, *active)
+	}
+	var n int
+	err := q.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
 }
 
 // deepIDPage reads a page far into the id order. It finds the page's
@@ -337,11 +366,11 @@ func (db *DB) CreateUser(ctx context.Context, actor int64, u *roster.User, passw
 			return err
 		}
 		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, email, email_fold, first_name, first_fold,
-			last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			u.Username, roster.Fold(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
 			u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
-			passwordHash, db.t(now)).Scan(&u.ID)
+			passwordHash, db.t(now), u.IsService).Scan(&u.ID)
 		if err != nil {
 			return err
 		}
