@@ -237,6 +237,19 @@ func TestClientCoversEveryRoute(t *testing.T) {
 		func() error { return c.AddGroupMember(ctx, g, bob) },
 		func() error { _, err := c.ListGroupMembers(ctx, g, client.ListOptions{}); return err },
 		func() error { return c.RemoveGroupMember(ctx, g, bob) },
+		func() error {
+			tk, err := c.CreateToken(ctx, client.AccessTokenCreate{Name: "n", Scopes: []string{client.ScopeUsersRead}})
+			if err == nil {
+				err = c.RevokeToken(ctx, tk.ID)
+			}
+			return err
+		},
+		func() error { _, err := c.ListTokens(ctx, client.TokenListOptions{}); return err },
+		func() error {
+			_, err := c.CreateUserToken(ctx, bob, client.AccessTokenCreate{Name: "n", Scopes: []string{client.ScopeUsersRead}})
+			return err
+		},
+		func() error { _, err := c.ListUserTokens(ctx, bob, client.TokenListOptions{}); return err },
 		func() error { return c.DeleteGroup(ctx, g) },
 		func() error { return c.DeleteWorkspace(ctx, ws) },
 		func() error { return c.DeleteUser(ctx, bob) },
@@ -905,5 +918,54 @@ func TestContextCancels(t *testing.T) {
 	_, err := s.client(t, s.AdminID).Me(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestTokensAndScopes(t *testing.T) {
+	s := newServer(t)
+	ctx := context.Background()
+	admin := s.client(t, s.AdminID)
+	svc, err := admin.CreateUser(ctx, client.UserCreate{Username: "ci", Email: "ci@example.com", IsService: true})
+	if err != nil || !svc.IsService {
+		t.Fatalf("service account: %+v, %v", svc, err)
+	}
+	exp := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	tk, err := admin.CreateUserToken(ctx, svc.ID, client.AccessTokenCreate{Name: "deploy", Scopes: []string{client.ScopeActivitiesWrite}, ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Token == "" || tk.Prefix != tk.Token[:8] || tk.Kind != "personal" || !tk.ExpiresAt.Equal(exp) {
+		t.Fatalf("token %+v", tk)
+	}
+	bot, err := client.New(s.URL, client.WithToken(tk.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bot.CreateActivity(ctx, client.ActivityCreate{Verb: "deploy.done"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bot.Me(ctx)
+	var apiErr *client.Error
+	if !errors.Is(err, client.ErrInsufficientScope) || !errors.Is(err, client.ErrForbidden) || !errors.As(err, &apiErr) || apiErr.Scope != client.ScopeUsersRead {
+		t.Fatalf("Me without users:read: %v", err)
+	}
+	// A plain 403 is not an insufficient scope.
+	bob := s.client(t, s.user(t, "bob"))
+	if _, err := bob.CreateUser(ctx, client.UserCreate{Username: "y", Email: "y@example.com"}); !errors.Is(err, client.ErrForbidden) || errors.Is(err, client.ErrInsufficientScope) {
+		t.Fatalf("non-admin create: %v", err)
+	}
+	page, err := admin.ListUserTokens(ctx, svc.ID, client.TokenListOptions{})
+	if err != nil || page.Count != 1 || page.Results[0].Token != "" {
+		t.Fatalf("service account tokens: %+v %v", page, err)
+	}
+	people, err := admin.ListUsers(ctx, client.UserListOptions{IsService: new(false)})
+	if err != nil || people.Count != 2 {
+		t.Fatalf("people: %+v %v", people, err)
+	}
+	if err := admin.RevokeToken(ctx, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bot.CreateActivity(ctx, client.ActivityCreate{Verb: "deploy.done"}); !errors.Is(err, client.ErrUnauthorized) {
+		t.Fatalf("revoked token: %v", err)
 	}
 }

@@ -23,6 +23,9 @@ var (
 	ErrPreconditionFailed = errors.New("roster: precondition failed") // 412
 	ErrTooManyRequests    = errors.New("roster: too many requests")   // 429
 	ErrUnavailable        = errors.New("roster: unavailable")         // 502, 503, 504
+	// ErrInsufficientScope is a 403 of a token that lacks the scope the
+	// operation needs (Error.Scope names it); it also matches ErrForbidden.
+	ErrInsufficientScope = errors.New("roster: insufficient scope")
 )
 
 // Error is an answer of the server with a status other than 2xx (or 304),
@@ -36,6 +39,9 @@ type Error struct {
 	Errors map[string][]string
 	// RetryAfter is the wait the server asked for (429, 503), or zero.
 	RetryAfter time.Duration
+	// Scope is the token scope the operation needs, from the
+	// WWW-Authenticate challenge of a 403 insufficient_scope.
+	Scope string
 }
 
 func (e *Error) Error() string {
@@ -65,6 +71,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusUnauthorized
 	case ErrForbidden:
 		return e.Status == http.StatusForbidden
+	case ErrInsufficientScope:
+		return e.Status == http.StatusForbidden && e.Scope != ""
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
 	case ErrConflict:
@@ -86,7 +94,8 @@ func (e *Error) FieldErrors(field string) []string { return e.Errors[field] }
 // readError turns a non-2xx response into an *Error. A body that is not
 // problem+json (from a proxy, say) leaves Detail empty.
 func readError(res *http.Response) *Error {
-	e := &Error{Status: res.StatusCode, Title: http.StatusText(res.StatusCode), RetryAfter: retryAfter(res.Header, time.Now())}
+	e := &Error{Status: res.StatusCode, Title: http.StatusText(res.StatusCode), RetryAfter: retryAfter(res.Header, time.Now()),
+		Scope: insufficientScope(res.Header.Get("WWW-Authenticate"))}
 	data, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
 	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
 	if mt == "application/problem+json" || mt == "application/json" {
@@ -120,4 +129,18 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// insufficientScope returns the scope of an RFC 6750 challenge
+// `Bearer error="insufficient_scope", scope="..."`, or "".
+func insufficientScope(challenge string) string {
+	if !strings.Contains(challenge, `error="insufficient_scope"`) {
+		return ""
+	}
+	_, rest, ok := strings.Cut(challenge, `scope="`)
+	if !ok {
+		return ""
+	}
+	scope, _, _ := strings.Cut(rest, `"`)
+	return scope
 }

@@ -131,6 +131,8 @@ type UserListOptions struct {
 	// dateJoined, lastLogin, optionally prefixed with "-".
 	Ordering string
 	IsActive *bool
+	// IsService lists only service accounts (true) or only people (false).
+	IsService *bool
 }
 
 func (o UserListOptions) query() url.Values {
@@ -139,6 +141,7 @@ func (o UserListOptions) query() url.Values {
 		q.Set("ordering", o.Ordering)
 	}
 	setBool(q, "isActive", o.IsActive)
+	setBool(q, "isService", o.IsService)
 	return q
 }
 

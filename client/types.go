@@ -25,6 +25,7 @@ type GroupRef struct {
 type UserProfile struct {
 	User
 	IsAdmin      bool       `json:"isAdmin"`
+	IsService    bool       `json:"isService"`
 	Bio          string     `json:"bio"`
 	AvatarURL    string     `json:"avatarUrl"`
 	Timezone     string     `json:"timezone"`
@@ -49,6 +50,8 @@ type UserCreate struct {
 	LastName  string `json:"lastName,omitempty"`
 	IsActive  *bool  `json:"isActive,omitempty"`
 	IsAdmin   bool   `json:"isAdmin,omitempty"`
+	// IsService makes a service account (no password; tokens from an admin).
+	IsService bool   `json:"isService,omitempty"`
 	Bio       string `json:"bio,omitempty"`
 	AvatarURL string `json:"avatarUrl,omitempty"`
 	Timezone  string `json:"timezone,omitempty"`

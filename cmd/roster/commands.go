@@ -75,15 +75,29 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 func runTokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs, dbURL := newFlags("token create", getenv)
 	username := fs.String("username", "", "username or email of the token's user (required)")
-	ttl := fs.Duration("ttl", roster.DefaultTokenTTL, "token life")
+	ttl := fs.Duration("ttl", roster.DefaultTokenTTL, "token life (at most 366 days)")
+	scopeList := fs.String("scopes", "", "comma-separated scopes, e.g. activities:write,users:read (default: every scope the user may hold)")
+	name := fs.String("name", "cli", "what the token is for, shown in the user's token list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *username == "" {
 		return usagef("token create: --username is required")
 	}
-	if *ttl <= 0 {
-		return usagef("token create: --ttl must be positive")
+	if *ttl <= 0 || *ttl > roster.MaxPersonalTokenTTL {
+		return usagef("token create: --ttl must be positive and at most 366 days (8784h)")
+	}
+	if n := len([]rune(*name)); strings.TrimSpace(*name) == "" || n > roster.MaxTokenNameLen {
+		return usagef("token create: --name must be 1 to 100 characters")
+	}
+	var scopes roster.Scopes
+	for _, sc := range strings.Split(*scopeList, ",") {
+		if sc = strings.TrimSpace(sc); sc == "" {
+			continue
+		} else if !roster.Scope(sc).Known() {
+			return usagef("token create: unknown scope %q", sc)
+		}
+		scopes |= roster.ScopesOf(roster.Scope(sc))
 	}
 	db, err := openStore(ctx, *dbURL, 0)
 	if err != nil {
@@ -97,8 +111,16 @@ func runTokenCreate(ctx context.Context, args []string, getenv func(string) stri
 	if !u.IsActive {
 		return fmt.Errorf("token create: user %q is not active", u.Username)
 	}
+	allowed := roster.ScopesFor(u)
+	if scopes == 0 {
+		scopes = allowed
+	} else if extra := scopes &^ allowed; extra != 0 {
+		return fmt.Errorf("token create: user %q may not hold the scopes %s (admins only)", u.Username, strings.ReplaceAll(extra.String(), " ", ","))
+	}
 	secret, hash := roster.NewTokenSecret()
-	if err := db.CreateToken(ctx, &roster.Token{UserID: u.ID, Hash: hash, ExpiresAt: time.Now().Add(*ttl)}); err != nil {
+	t := &roster.Token{UserID: u.ID, Hash: hash, Kind: roster.TokenPersonal, Name: *name, Scopes: scopes,
+		Prefix: roster.TokenPrefix(secret), ExpiresAt: time.Now().Add(*ttl)}
+	if err := db.CreateToken(ctx, t); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, secret)

@@ -57,7 +57,7 @@ commands:
   migrate       apply database migrations (--db)
   migrate-data  copy a SQLite database into PostgreSQL, keeping ids (--from, --to, --truncate)
   user create   create a user (--username, --email, --first, --last, --admin, --password-stdin)
-  token create  print a new API token for a user (--username, --ttl)
+  token create  print a new API token for a user (--username, --scopes, --name, --ttl)
   seed          fill the database with synthetic data (--users, --groups, --workspaces, --activities)
 
 Every command takes --db (a file path, sqlite:PATH or postgres://...; env ROSTER_DB).

@@ -624,6 +624,31 @@ func TestTokenCreate(t *testing.T) {
 	} else if strings.ContainsAny(err.Error(), "\r\n") {
 		t.Errorf("error %q is not one line", err)
 	}
+
+	// A scoped token does what its scopes allow and gets 403 insufficient_scope otherwise.
+	out, err = tokenCreate("--username", "admin", "--scopes", "activities:write,users:read", "--name", "ci-bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoped := strings.TrimSpace(out)
+	if status, _ := me(t, s.URL, scoped); status != http.StatusOK {
+		t.Errorf("GET /users/me with users:read = %d", status)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/api/v3/workspaces", nil)
+	req.Header.Set("Authorization", "Bearer "+scoped)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("WWW-Authenticate") != `Bearer error="insufficient_scope", scope="workspaces:read"` {
+		t.Errorf("GET /workspaces without workspaces:read = %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
+	for _, bad := range [][]string{{"--scopes", "users:admin"}, {"--ttl", "9000h"}, {"--name", ""}} {
+		if out, err := tokenCreate(append([]string{"--username", "admin"}, bad...)...); err == nil || out != "" {
+			t.Errorf("token create %v: %q, %v; want a usage error", bad, out, err)
+		}
+	}
 }
 
 func TestRosterDBEnv(t *testing.T) {
