@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -461,4 +462,122 @@ func countOperations(t *testing.T) int {
 		}
 	}
 	return n
+}
+
+// TestTokensPageInBrowser: a user makes a scoped token (checkboxes), sees
+// its secret once with a copy button, uses it, and revokes it; an admin
+// makes a service account and gives it a token.
+func TestTokensPageInBrowser(t *testing.T) {
+	bin := findChromium(t)
+	s := startSite(t)
+	b := newBrowser(t, bin)
+	status := func(token, path string) int {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+
+	b.do("open the console", chromedp.Navigate(s.URL+"/admin/"))
+	b.wait("the sign-in form shows", `document.activeElement && document.activeElement.id === "f-username"`)
+	b.do("sign in as jsmith",
+		chromedp.SendKeys(chromedp.CSS("#f-username"), "jsmith"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "smithpass"+kb.Enter))
+	b.wait("jsmith is signed in", `document.querySelector("#whoami-name").textContent === "jsmith"`)
+	b.do("open the tokens", chromedp.Click(chromedp.CSS(`#nav a[href="#/tokens"]`)))
+	b.wait("the session is listed", `(() => { const rows = document.querySelectorAll("#tokens-table tbody tr[data-token]");
+		return rows.length === 1 && rows[0].textContent.includes("this session"); })()`)
+	if got := b.eval(`String(!!document.querySelector("#scope-webhooks") || !!document.querySelector("#scope-scim") || !!document.querySelector("#service-create"))`); got != "false" {
+		t.Errorf("a non-admin is offered admin-only scopes or service accounts")
+	}
+	b.do("ask for a token without scopes",
+		chromedp.SendKeys(chromedp.CSS("#f-name"), "ci-bot"),
+		chromedp.Click(chromedp.CSS("#token-submit")))
+	b.wait("the scopes error shows", `document.querySelector("#err-scopes").textContent !== ""`)
+	b.do("create a token with two scopes",
+		chromedp.Click(chromedp.CSS("#scope-users-read")),
+		chromedp.Click(chromedp.CSS("#scope-activities-write")),
+		chromedp.Click(chromedp.CSS("#token-submit")))
+	b.wait("the secret shows once", `(() => { const i = document.querySelector("#new-token-secret");
+		return !!i && i.value.startsWith("rst_") && !document.querySelector("#new-token").hidden
+			&& document.querySelectorAll("#tokens-table tbody tr[data-token]").length === 2; })()`)
+	b.screenshot("tokens")
+	secret := b.eval(`document.querySelector("#new-token-secret").value`)
+	b.do("copy it", chromedp.Click(chromedp.CSS("#copy-token")))
+	b.wait("the copy is confirmed", `document.querySelector("#status").textContent.startsWith("Copied")
+		|| document.querySelector("#status").textContent.startsWith("Select")`)
+	if got := b.eval(`document.querySelector("#tokens-table").textContent`); strings.Contains(got, secret) || !strings.Contains(got, secret[:8]) {
+		t.Errorf("the list shows the secret, or not its prefix: %q", got)
+	}
+	if st := status(secret, "/api/v3/users/me"); st != 200 {
+		t.Errorf("the new token on /users/me: %d", st)
+	}
+	if st := status(secret, "/api/v3/groups"); st != 403 {
+		t.Errorf("the new token on /groups (no groups:read): %d, want 403", st)
+	}
+	b.do("revoke it", chromedp.Click(chromedp.CSS(`#tokens-table tr[data-name="ci-bot"] button[data-revoke]`)))
+	b.wait("it is gone", `document.querySelectorAll("#tokens-table tbody tr[data-token]").length === 1`)
+	if st := status(secret, "/api/v3/users/me"); st != 401 {
+		t.Errorf("the revoked token on /users/me: %d, want 401", st)
+	}
+
+	// An admin makes a service account and gives it a token.
+	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	b.wait("the sign-in form shows", `!!document.querySelector("#signin-form")`)
+	b.do("sign in as admin",
+		chromedp.SendKeys(chromedp.CSS("#f-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "adminpass"+kb.Enter))
+	b.wait("admin is signed in", `document.querySelector("#whoami-name").textContent === "admin (admin)"`)
+	b.do("open the tokens", chromedp.Click(chromedp.CSS(`#nav a[href="#/tokens"]`)))
+	b.wait("the service account form shows", `!!document.querySelector("#service-create") && !!document.querySelector("#scope-webhooks")`)
+	b.do("create a service account",
+		chromedp.SendKeys(chromedp.CSS("#service-create #f-username"), "deploy-bot"),
+		chromedp.SendKeys(chromedp.CSS("#service-create #f-email"), "deploy-bot@example.com"),
+		chromedp.Click(chromedp.CSS("#service-submit")))
+	b.wait("its tokens page opens", `(() => { const h1 = document.querySelector("h1");
+		return !!h1 && h1.textContent.includes("Tokens of deploy-bot") && h1.textContent.includes("service account")
+			&& !!document.querySelector("#token-create") && !document.querySelector("#scope-webhooks"); })()`)
+	b.do("give it a token",
+		chromedp.SendKeys(chromedp.CSS("#token-create #f-name"), "deploy"),
+		chromedp.Click(chromedp.CSS("#scope-activities-write")),
+		chromedp.Click(chromedp.CSS("#token-submit")))
+	b.wait("the secret shows", `(() => { const i = document.querySelector("#new-token-secret");
+		return !!i && i.value.startsWith("rst_") && document.querySelectorAll("#tokens-table tbody tr[data-token]").length === 1; })()`)
+	b.screenshot("tokens-service")
+	botSecret := b.eval(`document.querySelector("#new-token-secret").value`)
+	var bot struct {
+		ID        int64
+		IsService bool
+	}
+	s.call("GET", "/api/v3/users/me", botSecret, nil, 403, nil) // activities:write only
+	var list struct {
+		Results []struct {
+			ID        int64
+			IsService bool
+		}
+	}
+	s.call("GET", "/api/v3/users?isService=true", s.adminToken, nil, 200, &list)
+	if len(list.Results) != 1 {
+		t.Fatalf("service accounts: %+v", list.Results)
+	}
+	bot.ID = list.Results[0].ID
+	s.call("GET", fmt.Sprintf("/api/v3/users/%d", bot.ID), s.adminToken, nil, 200, &bot)
+	if !bot.IsService {
+		t.Errorf("deploy-bot is not a service account")
+	}
+	s.call("POST", "/api/v3/activities", botSecret, map[string]string{"verb": "deploy.finished"}, 201, nil)
+
+	// An admin sees any user's tokens (jsmith's session ended when jsmith signed out).
+	var jsLogin struct{ Token string }
+	s.call("POST", "/api/v3/auth/token", "", map[string]string{"username": "jsmith", "password": "smithpass"}, 201, &jsLogin)
+	b.do("open jsmith's tokens", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/tokens?user=%d"`, s.users["jsmith"])))
+	b.wait("jsmith's session is listed", fmt.Sprintf(`(() => { const h1 = document.querySelector("h1");
+		const rows = document.querySelectorAll("#tokens-table tbody tr[data-token]");
+		return !!h1 && h1.textContent === "Tokens of jsmith" && rows.length === 1
+			&& !!rows[0].querySelector("button[data-revoke]") && rows[0].textContent.includes(%q); })()`, jsLogin.Token[:8]))
+	b.checkConsole("the end")
 }

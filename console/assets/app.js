@@ -330,7 +330,8 @@ function viewUser(id) {
     const canEdit = me.isAdmin || me.id === user.id;
     const title = h("h1", { tabindex: "-1" }, user.username, " ",
       h("span", { class: "badge " + (user.isActive ? "ok" : "off"), id: "user-state" }, user.isActive ? "active" : "inactive"),
-      user.isAdmin ? h("span", { class: "badge admin" }, "admin") : null);
+      user.isAdmin ? h("span", { class: "badge admin" }, "admin") : null,
+      user.isService ? h("span", { class: "badge" }, "service account") : null);
 
     const form = h("form", { id: "profile-form", class: "card", novalidate: true },
       h("h2", {}, "Profile"),
@@ -770,6 +771,156 @@ function viewGroup(id) {
   return root;
 }
 
+// ---- tokens --------------------------------------------------------------
+
+const SCOPES = ["users:read", "users:write", "workspaces:read", "workspaces:write", "groups:read", "groups:write",
+  "activities:read", "activities:write", "tokens", "webhooks", "scim"];
+const ADMIN_SCOPES = ["webhooks", "scim"];
+
+// copyText copies text to the clipboard, falling back to selecting input.
+async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    setStatus("Copied to the clipboard.", "ok");
+  } catch (e) {
+    input.select();
+    setStatus(document.execCommand && document.execCommand("copy")
+      ? "Copied to the clipboard." : "Select the token and copy it by hand.", "ok");
+  }
+}
+
+// viewTokens lists, creates and revokes the tokens of one user: the caller,
+// or (admins) any user named by ?user=.
+function viewTokens(params) {
+  const me = state.me;
+  const ownerId = me.isAdmin && /^[1-9][0-9]*$/.test(params.get("user") || "") ? Number(params.get("user")) : me.id;
+  const mine = ownerId === me.id;
+  const base = mine ? "tokens" : "users/" + ownerId + "/tokens";
+  const root = h("section", {}, h("h1", { tabindex: "-1" }, "Tokens"), h("p", {}, "Loading…"));
+  (async () => {
+    let owner = me;
+    if (!mine) {
+      try { ({ data: owner } = await api("GET", "users/" + ownerId)); } catch (err) {
+        fill(root, h("h1", { tabindex: "-1" }, "Tokens"), h("p", { class: "form-error" }, err.message));
+        return;
+      }
+    }
+    let page = 1;
+    const results = h("div", { id: "token-results", "aria-live": "polite" });
+    const secretBox = h("div", { id: "new-token", class: "card", hidden: true });
+
+    async function load() {
+      try {
+        const { data } = await api("GET", base + qs({ page, page_size: PAGE_SIZE }));
+        const current = (token() || "").slice(0, 8);
+        const rows = data.results.map((t) => {
+          const isCurrent = mine && t.kind === "session" && t.prefix === current;
+          const revoke = isCurrent ? h("span", { class: "hint" }, "this session")
+            : h("button", { type: "button", class: "secondary", "data-revoke": t.id, onclick: async () => {
+              try {
+                await api("DELETE", "tokens/" + t.id);
+                setStatus("Revoked " + (t.name || t.prefix) + ".", "ok");
+                load();
+              } catch (err) { fail(err); }
+            } }, "Revoke");
+          return h("tr", { "data-token": t.id, "data-name": t.name },
+            h("td", {}, t.name || "—"), h("td", {}, t.kind), h("td", {}, h("code", {}, t.prefix + "…")),
+            h("td", { class: "scopes" }, t.scopes.join(" ")),
+            h("td", {}, fmtTime(t.createdAt)), h("td", {}, fmtTime(t.expiresAt)), h("td", {}, fmtTime(t.lastUsedAt)),
+            h("td", {}, revoke));
+        });
+        fill(results, table(["Name", "Kind", "Prefix", "Scopes", "Created", "Expires", "Last used", ""],
+          rows.length ? rows : emptyRow(8, "No tokens."), { id: "tokens-table" }),
+        pager(page, data, (p) => { page = p; load(); }, "Token pages"));
+      } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
+    }
+
+    const allowed = SCOPES.filter((sc) => owner.isAdmin || !ADMIN_SCOPES.includes(sc));
+    const form = h("form", { class: "card", id: "token-create", novalidate: true },
+      h("h2", {}, mine ? "New personal access token" : "New token for " + owner.username),
+      field("name", "Name", { required: true, placeholder: "ci-bot" }, "What the token is for."),
+      h("fieldset", { id: "f-scopes", name: "scopes" },
+        h("legend", {}, "Scopes"),
+        h("div", { class: "scope-grid" }, allowed.map((sc) => h("div", { class: "check" },
+          h("input", { type: "checkbox", id: "scope-" + sc.replace(":", "-"), name: "scope", value: sc }),
+          h("label", { for: "scope-" + sc.replace(":", "-") }, sc)))),
+        h("p", { class: "field-error", id: "err-scopes" })),
+      field("expiresAt", "Expires on", { type: "date" }, "Empty: in 90 days. At most a year ahead."),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", id: "token-submit" }, "Create token"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { name: form.elements.name.value,
+        scopes: [...form.querySelectorAll('input[name="scope"]:checked')].map((c) => c.value) };
+      if (form.elements.expiresAt.value) body.expiresAt = new Date(form.elements.expiresAt.value + "T23:59:59").toISOString();
+      $(".form-error", form).textContent = "";
+      showFieldErrors(form, null);
+      $("#err-scopes").textContent = "";
+      try {
+        const { data } = await api("POST", base, body);
+        const input = h("input", { id: "new-token-secret", type: "text", readonly: true, value: data.token, "aria-label": "The new token" });
+        fill(secretBox,
+          h("h2", {}, "Token " + data.name + " created"),
+          h("p", { class: "notice" }, "Copy it now: it is shown only once."),
+          h("div", { class: "toolbar" }, h("div", { class: "field grow" }, input),
+            h("button", { type: "button", id: "copy-token", onclick: () => copyText(data.token, input) }, "Copy")));
+        secretBox.hidden = false;
+        form.reset();
+        load();
+      } catch (err) {
+        const rest = showFieldErrors(form, err);
+        $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+      }
+    });
+
+    const parts = [h("h1", { tabindex: "-1" }, mine ? "My tokens" : "Tokens of " + owner.username,
+      owner.isService ? h("span", { class: "badge" }, "service account") : null)];
+    if (me.isAdmin) parts.push(tokenOwnerPicker(), serviceAccountForm());
+    if (!(mine && me.isService)) parts.push(form);
+    parts.push(secretBox, results);
+    fill(root, ...parts);
+    load();
+  })();
+  return root;
+}
+
+// tokenOwnerPicker lets an admin open any user's tokens.
+function tokenOwnerPicker() {
+  const form = h("form", { class: "toolbar", id: "token-owner" },
+    userPicker("token-owner-user", "Show the tokens of"),
+    h("button", { type: "submit", class: "secondary" }, "Show"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const u = await findUserByUsername(form.elements.username.value);
+      if (!u) { setStatus("No user " + form.elements.username.value + ".", "error"); return; }
+      location.hash = "#/tokens?user=" + u.id;
+    } catch (err) { fail(err); }
+  });
+  return form;
+}
+
+// serviceAccountForm creates a service account (admins), then opens its tokens.
+function serviceAccountForm() {
+  const form = h("form", { class: "card", id: "service-create", novalidate: true },
+    h("h2", {}, "New service account"),
+    h("p", { class: "hint" }, "A program's identity: it cannot sign in, and holds only the tokens an admin makes for it."),
+    h("div", { class: "grid" },
+      field("username", "Username", { required: true, autocomplete: "off" }),
+      field("email", "Email", { type: "email", required: true })),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", id: "service-submit" }, "Create service account"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const { data } = await api("POST", "users", { username: form.elements.username.value, email: form.elements.email.value, isService: true });
+      setStatus("Created the service account " + data.username + "; give it a token below.", "ok");
+      location.hash = "#/tokens?user=" + data.id;
+    } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+  });
+  return form;
+}
+
 // ---- router --------------------------------------------------------------
 
 async function route(message) {
@@ -805,6 +956,7 @@ async function route(message) {
   if (section === "users") view = id ? viewUser(id) : viewUsers(params);
   else if (section === "workspaces") view = id ? viewWorkspace(id) : viewWorkspaces(params);
   else if (section === "groups") view = id ? viewGroup(id) : viewGroups(params);
+  else if (section === "tokens") view = viewTokens(params);
   else view = h("section", {}, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/users" }, "Back to users")));
   fill(main, view);
   document.title = ($("h1", main).textContent || "Roster") + " · Roster admin";
