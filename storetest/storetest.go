@@ -28,6 +28,8 @@ type Store interface {
 	// SetNow replaces the store's clock. The suite calls it once, before any
 	// other method.
 	SetNow(now func() time.Time)
+	// FlushTokenUses writes the token uses noted by MarkTokenUsed now.
+	FlushTokenUses(ctx context.Context) error
 }
 
 // Run runs every conformance test against stores made by open. open must
@@ -70,6 +72,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TokenExpiry", testTokenExpiry},
 		{"LoginThrottle", testLoginThrottle},
 		{"CreateSession", testCreateSession},
+		{"PersonalTokens", testPersonalTokens},
+		{"TokenUses", testTokenUses},
+		{"FindUsersIsService", testFindUsersIsService},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
