@@ -537,7 +537,7 @@ func TestUserGetProfile(t *testing.T) {
 
 	want := map[string]any{
 		"id": float64(u.ID), "username": "jdoe", "email": "jdoe@example.com", "firstName": "Jane", "lastName": "Doe",
-		"isActive": true, "isAdmin": false, "bio": "Hello\nworld", "avatarUrl": "https://example.com/a.png",
+		"isActive": true, "isAdmin": false, "isService": false, "bio": "Hello\nworld", "avatarUrl": "https://example.com/a.png",
 		"timezone": "Europe/Paris", "locale": "fr-FR",
 		"dateJoined":   "2024-05-06T07:08:09.123456Z",
 		"lastLogin":    "2024-06-01T00:00:00.000000Z",
