@@ -431,7 +431,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.wait("the search operation is listed with its parameters", `(() => {
 		const op = document.querySelector('.op[data-method="GET"][data-path="/api/v3/users/search"]');
-		return !!op && op.textContent.includes("page_size") && !!document.querySelector('#toc a[href="#' + op.id + '"]'); })()`)
+		return !!op && op.textContent.includes("page_size") && !!document.querySelector('#toc a[href="#' + op.id + '"]')
+			&& op.querySelector(".tag-scope").textContent === "scope users:read"; })()`)
 	b.screenshot("docs")
 	b.checkConsole("the end")
 }

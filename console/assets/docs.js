@@ -156,6 +156,8 @@
   function operation(path, method, op, item) {
     const id = op.operationId || (method + path).replace(/[^A-Za-z0-9]+/g, "-");
     const isPublic = Array.isArray(op.security) && op.security.length === 0;
+    // The token scope the operation needs, from its security requirement.
+    const scopes = [...new Set((op.security || []).flatMap((req) => Object.values(req).flat()))];
     const params = (item.parameters || []).concat(op.parameters || []);
     const responses = Object.entries(op.responses || {}).map(([status, r]) => {
       const res = resolve(r);
@@ -166,7 +168,8 @@
     const body = op.requestBody ? resolve(op.requestBody) : null;
     return h("section", { class: "op", id, "data-method": method.toUpperCase(), "data-path": path },
       h("h3", {}, h("span", { class: "method " + method }, method.toUpperCase()), h("span", { class: "path" }, path),
-        isPublic ? h("span", { class: "tag-public" }, "no auth") : null),
+        isPublic ? h("span", { class: "tag-public" }, "no auth") : null,
+        scopes.map((sc) => h("span", { class: "tag-public tag-scope", title: "token scope" }, "scope " + sc))),
       op.summary ? h("p", {}, h("strong", {}, op.summary)) : null,
       md(op.description),
       parameters(params),
