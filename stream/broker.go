@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,8 +27,10 @@ type Source interface {
 	LastActivityID(ctx context.Context) (int64, error)
 	// ActivitiesAfter returns up to limit activities above after, oldest first.
 	ActivitiesAfter(ctx context.Context, after int64, limit int) ([]*roster.Activity, error)
-	// AccessibleAmong returns which of the workspaces the viewer can access.
-	AccessibleAmong(ctx context.Context, viewerID int64, workspaceIDs []int64) (map[int64]bool, error)
+	// WorkspaceAccess returns, for each viewer, which of the workspaces it
+	// can access (viewers with none may be missing), in one round trip
+	// for batches of ordinary size.
+	WorkspaceAccess(ctx context.Context, viewerIDs, workspaceIDs []int64) (map[int64]map[int64]bool, error)
 	// ValidTokens returns which tokens still authenticate an active user.
 	ValidTokens(ctx context.Context, tokenIDs []int64) (map[int64]bool, error)
 	// AdminsAmong returns which of the users are active admins.
@@ -37,10 +40,22 @@ type Source interface {
 // Reasons a subscription ends.
 var (
 	ErrSlowConsumer = errors.New("slow consumer: too many undelivered events")
-	ErrRevoked      = errors.New("token revoked or user no longer active")
-	ErrShutdown     = errors.New("server shutting down")
-	ErrTooMany      = errors.New("too many open streams for this user")
+	// ErrSlowConsumerBytes ends a subscriber over a byte limit; it is an
+	// ErrSlowConsumer (errors.Is).
+	ErrSlowConsumerBytes error = slowBytes{}
+	ErrRevoked                 = errors.New("token revoked or user no longer active")
+	ErrShutdown                = errors.New("server shutting down")
+	ErrTooMany                 = errors.New("too many open streams for this user")
 )
+
+type slowBytes struct{}
+
+func (slowBytes) Error() string        { return "slow consumer: too many undelivered bytes" }
+func (slowBytes) Is(target error) bool { return target == ErrSlowConsumer }
+
+// ended marks a subscription's byte count once the broker has taken it
+// out of the total, so that a consumer's Next no longer subtracts.
+const ended = math.MinInt64 / 2
 
 // Options tune a Broker.
 type Options struct {
@@ -53,6 +68,15 @@ type Options struct {
 	// RevalidateInterval is how often tokens of open streams are checked
 	// (default 10s, so a revoked stream ends well within 30s).
 	RevalidateInterval time.Duration
+	// MaxQueuedBytes bounds the undelivered bytes of one subscriber, as
+	// counted by ActivitySize (default 1 MiB).
+	MaxQueuedBytes int64
+	// MaxTotalQueuedBytes bounds the undelivered bytes of all subscribers
+	// together (default 64 MiB): once they hold more, a subscriber that
+	// was already behind when a batch came is ended instead of queueing
+	// more. One that had caught up always gets the batch (up to
+	// MaxQueuedBytes); the activities of a batch are shared by all.
+	MaxTotalQueuedBytes int64
 	// MaxPerUser caps the open streams of one viewer (default 20).
 	MaxPerUser int
 	Logger     *slog.Logger
@@ -72,6 +96,12 @@ type Broker struct {
 	closed  bool
 	woken   []*Subscription // subscriptions whose Wake is due once b.mu is released
 	wakeGen uint64          // marks a subscription already in woken
+	// inflight is the newest id of the batch being dispatched (0: none):
+	// a subscription registered meanwhile starts above it and replays it.
+	inflight int64
+	batchGen uint64 // marks a subscription already seen in the batch being delivered
+
+	queued atomic.Int64 // undelivered bytes of all subscriptions
 }
 
 // Subscription is one open stream.
@@ -95,14 +125,47 @@ type Subscription struct {
 	// another call of its own.
 	Wake func()
 
-	c       chan *roster.Activity
-	done    chan struct{}
-	err     error
-	wakeGen uint64
+	c        chan *roster.Activity
+	done     chan struct{}
+	err      error
+	wakeGen  uint64
+	batchGen uint64
+	behind   bool         // the queue was not empty when the current batch came
+	queued   atomic.Int64 // bytes queued on c (ActivitySize), within one activity; below 0 once ended
+	broker   *Broker
 }
 
-// C delivers live activities, oldest first.
+// C delivers live activities, oldest first. A consumer that receives from
+// C itself leaves their bytes counted until the broker finds C empty;
+// Next keeps the count exact.
 func (s *Subscription) C() <-chan *roster.Activity { return s.c }
+
+// Next returns the next queued activity without waiting (false: none).
+func (s *Subscription) Next() (*roster.Activity, bool) {
+	select {
+	case a := <-s.c:
+		n := ActivitySize(a)
+		if s.queued.Add(-n) > ended/2 {
+			s.broker.queued.Add(-n)
+		}
+		return a, true
+	default:
+		return nil, false
+	}
+}
+
+// ActivitySize is about how many bytes a holds: what the limits on queued
+// bytes count.
+func ActivitySize(a *roster.Activity) int64 {
+	n := 256 + len(a.Verb) + len(a.WorkspaceName) + len(a.Data)
+	if a.ActorUsername != nil {
+		n += len(*a.ActorUsername)
+	}
+	if o := a.Object; o != nil {
+		n += len(o.Type) + len(o.ID) + len(o.Name)
+	}
+	return int64(n)
+}
 
 // Done is closed when the broker ends the subscription; Err says why.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
@@ -130,6 +193,12 @@ func NewBroker(src Source, opts Options) *Broker {
 	}
 	if opts.MaxPerUser <= 0 {
 		opts.MaxPerUser = 20
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = 1 << 20
+	}
+	if opts.MaxTotalQueuedBytes <= 0 {
+		opts.MaxTotalQueuedBytes = 64 << 20
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -201,7 +270,8 @@ func (b *Broker) Subscribe(s *Subscription) error {
 	}
 	s.c = make(chan *roster.Activity, b.opts.QueueSize)
 	s.done = make(chan struct{})
-	s.Start = b.cursor
+	s.broker = b
+	s.Start = max(b.cursor, b.inflight)
 	subs := b.byActor[s.ActorID]
 	if subs == nil {
 		subs = map[*Subscription]struct{}{}
@@ -239,6 +309,9 @@ func (b *Broker) end(s *Subscription, err error) {
 	}
 	s.err = err
 	close(s.done)
+	// What it still holds leaves the total; a consumer's Next no longer
+	// counts against it.
+	b.queued.Add(-s.queued.Swap(ended))
 	if err != nil {
 		b.markWoken(s)
 	}
@@ -327,9 +400,11 @@ func (b *Broker) Count() int {
 
 const batchSize = 500
 
-// dispatch delivers every committed activity above the cursor. The lock is
-// held for a whole batch so that a Subscribe sees a cursor whose
-// activities have all been dispatched (or none of them).
+// dispatch delivers every committed activity above the cursor. No lock is
+// held across a database round trip: the subscribers a batch concerns are
+// read under the lock, their rights queried without it, and the batch
+// delivered under it again. A subscription registered meanwhile starts
+// above the batch (inflight), which it replays from the database instead.
 func (b *Broker) dispatch(ctx context.Context) error {
 	for {
 		b.mu.Lock()
@@ -344,10 +419,18 @@ func (b *Broker) dispatch(ctx context.Context) error {
 			b.mu.Unlock()
 			continue
 		}
-		err = b.deliver(ctx, batch)
+		b.inflight = batch[len(batch)-1].ID
+		need := b.rightsNeeded(batch)
+		b.mu.Unlock()
+
+		r, err := b.queryRights(ctx, need)
+
+		b.mu.Lock()
 		if err == nil {
+			b.deliver(batch, r)
 			b.cursor = batch[len(batch)-1].ID
 		}
+		b.inflight = 0
 		woken := b.takeWoken()
 		b.mu.Unlock()
 		wake(woken)
@@ -357,82 +440,138 @@ func (b *Broker) dispatch(ctx context.Context) error {
 	}
 }
 
-// deliver hands a batch to matching subscribers; b.mu held.
-func (b *Broker) deliver(ctx context.Context, batch []*roster.Activity) error {
-	// Admin rights are re-read for every batch: a demoted admin's open
-	// stream filters as a plain user from the next activity on.
-	var adminViewers []int64
+// rightsNeeded is what a batch needs to know about its viewers, read from
+// the subscriptions; b.mu held.
+type rightsNeeded struct {
+	admins []int64                  // viewers subscribed as admins
+	access map[int64]map[int64]bool // viewer -> workspaces of the batch it may need
+	asAdmn map[int64]map[int64]bool // the same for viewers subscribed as admins
+}
+
+// rights are the answers: still-admin viewers and workspace access.
+type rights struct {
+	admin  map[int64]bool
+	access map[int64]map[int64]bool
+}
+
+// rightsNeeded lists the viewers whose admin rights must be re-read (a
+// demoted admin's open stream filters as a plain user from the next
+// activity on) and the workspaces whose access each viewer that is not
+// the actor needs, so that access changes apply at once; b.mu held.
+func (b *Broker) rightsNeeded(batch []*roster.Activity) rightsNeeded {
+	n := rightsNeeded{access: map[int64]map[int64]bool{}, asAdmn: map[int64]map[int64]bool{}}
 	seenAdmin := map[int64]bool{}
 	for _, a := range batch {
 		for s := range b.byActor[a.ActorID] {
 			if s.ViewerAdmin && !seenAdmin[s.ViewerID] {
 				seenAdmin[s.ViewerID] = true
-				adminViewers = append(adminViewers, s.ViewerID)
+				n.admins = append(n.admins, s.ViewerID)
 			}
+			if a.WorkspaceID == nil || s.ViewerID == a.ActorID {
+				continue
+			}
+			m := n.access
+			if s.ViewerAdmin {
+				m = n.asAdmn
+			}
+			if m[s.ViewerID] == nil {
+				m[s.ViewerID] = map[int64]bool{}
+			}
+			m[s.ViewerID][*a.WorkspaceID] = true
 		}
 	}
-	if len(adminViewers) > 0 {
-		still, err := b.src.AdminsAmong(ctx, adminViewers)
+	return n
+}
+
+// queryRights asks the database what n needs: one query for the admins,
+// one for the access of every viewer that is not (or no longer) one.
+func (b *Broker) queryRights(ctx context.Context, n rightsNeeded) (rights, error) {
+	var r rights
+	if len(n.admins) > 0 {
+		admin, err := b.src.AdminsAmong(ctx, n.admins)
 		if err != nil {
-			return err
+			return r, err
 		}
-		for _, a := range batch {
-			for s := range b.byActor[a.ActorID] {
-				if s.ViewerAdmin && !still[s.ViewerID] {
-					s.ViewerAdmin = false
-				}
-			}
-		}
+		r.admin = admin
 	}
-	// Which workspaces each non-admin, non-actor viewer may see, asked once
-	// per viewer per batch, so access changes apply at once.
-	need := map[int64]map[int64]bool{} // viewer -> workspace ids seen in batch
-	for _, a := range batch {
-		if a.WorkspaceID == nil {
+	for viewer, wss := range n.asAdmn {
+		if r.admin[viewer] {
 			continue
 		}
-		for s := range b.byActor[a.ActorID] {
-			if !s.ViewerAdmin && s.ViewerID != a.ActorID {
-				if need[s.ViewerID] == nil {
-					need[s.ViewerID] = map[int64]bool{}
-				}
-				need[s.ViewerID][*a.WorkspaceID] = true
-			}
+		if n.access[viewer] == nil {
+			n.access[viewer] = map[int64]bool{}
 		}
-	}
-	access := map[int64]map[int64]bool{}
-	for viewer, wss := range need {
-		ids := make([]int64, 0, len(wss))
 		for id := range wss {
-			ids = append(ids, id)
+			n.access[viewer][id] = true
 		}
-		ok, err := b.src.AccessibleAmong(ctx, viewer, ids)
-		if err != nil {
-			return err
-		}
-		access[viewer] = ok
 	}
+	if len(n.access) == 0 {
+		return r, nil
+	}
+	viewers := make([]int64, 0, len(n.access))
+	wsSet := map[int64]bool{}
+	for viewer, wss := range n.access {
+		viewers = append(viewers, viewer)
+		for id := range wss {
+			wsSet[id] = true
+		}
+	}
+	wss := make([]int64, 0, len(wsSet))
+	for id := range wsSet {
+		wss = append(wss, id)
+	}
+	access, err := b.src.WorkspaceAccess(ctx, viewers, wss)
+	r.access = access
+	return r, err
+}
+
+// deliver hands a batch to matching subscribers registered before it;
+// b.mu held.
+func (b *Broker) deliver(batch []*roster.Activity, r rights) {
+	b.batchGen++
 	for _, a := range batch {
+		size := ActivitySize(a)
 		for s := range b.byActor[a.ActorID] {
 			if a.ID <= s.Start || !roster.VerbMatches(s.Verb, a.Verb) {
 				continue
 			}
+			if s.batchGen != b.batchGen {
+				s.batchGen = b.batchGen
+				if s.ViewerAdmin && !r.admin[s.ViewerID] {
+					s.ViewerAdmin = false
+				}
+				// A consumer reading C itself leaves its count behind.
+				if len(s.c) == 0 {
+					b.queued.Add(-s.queued.Swap(0))
+				}
+				s.behind = len(s.c) > 0
+			}
 			if s.WorkspaceID != nil && (a.WorkspaceID == nil || *a.WorkspaceID != *s.WorkspaceID) {
 				continue
 			}
-			if !s.ViewerAdmin && s.ViewerID != a.ActorID && (a.WorkspaceID == nil || !access[s.ViewerID][*a.WorkspaceID]) {
+			if !s.ViewerAdmin && s.ViewerID != a.ActorID && (a.WorkspaceID == nil || !r.access[s.ViewerID][*a.WorkspaceID]) {
+				continue
+			}
+			if s.queued.Load()+size > b.opts.MaxQueuedBytes ||
+				s.behind && b.queued.Load()+size > b.opts.MaxTotalQueuedBytes {
+				b.end(s, ErrSlowConsumerBytes)
 				continue
 			}
 			select {
 			case s.c <- a:
+				s.queued.Add(size)
+				b.queued.Add(size)
 				b.markWoken(s)
 			default:
 				b.end(s, ErrSlowConsumer)
 			}
 		}
 	}
-	return nil
 }
+
+// QueuedBytes returns the undelivered bytes of all subscriptions, as the
+// limits count them.
+func (b *Broker) QueuedBytes() int64 { return b.queued.Load() }
 
 // revalidate ends subscriptions whose token was revoked or whose user was
 // deactivated or deleted.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -731,5 +732,149 @@ func TestWakeFanOutRunsEveryWake(t *testing.T) {
 		if c := calls[i].Load(); c != 1 {
 			t.Fatalf("subscription %d woken %d times", i, c)
 		}
+	}
+}
+
+// heldRights holds the broker's next workspace access query until release
+// is closed, telling entered once it is in it.
+type heldRights struct {
+	*sqlite.DB
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *heldRights) WorkspaceAccess(ctx context.Context, viewers, wss []int64) (map[int64]map[int64]bool, error) {
+	if h.hold.CompareAndSwap(true, false) {
+		close(h.entered)
+		<-h.release
+	}
+	return h.DB.WorkspaceAccess(ctx, viewers, wss)
+}
+
+// TestDispatchHoldsNoLockAcrossTheDatabase holds the broker inside its
+// access query for a batch: streams still open and close at once (the
+// broker's lock is not held), one opened meanwhile starts above the batch
+// (it replays it from the database) and gets what follows live, and the
+// subscriber registered before gets the batch.
+func TestDispatchHoldsNoLockAcrossTheDatabase(t *testing.T) {
+	held := &heldRights{entered: make(chan struct{}), release: make(chan struct{})}
+	f := newFixture(t, stream.Options{}, func(db *sqlite.DB) stream.Source {
+		held.DB = db
+		return held
+	})
+	x, v := f.user("x", false), f.user("v", false)
+	w := f.workspace("w")
+	f.grantUser(w, v.ID)
+	f.settle()
+	before := f.subscribe(&stream.Subscription{ViewerID: v.ID, ActorID: x.ID})
+	held.hold.Store(true)
+	id := f.post(x.ID, "a.b", w)
+	select {
+	case <-held.entered:
+	case <-time.After(wait):
+		t.Fatal("the broker never asked for access")
+	}
+	opened := make(chan *stream.Subscription)
+	go func() {
+		s := &stream.Subscription{ViewerID: v.ID, ActorID: x.ID}
+		if err := f.broker.Subscribe(s); err != nil {
+			t.Error(err)
+		}
+		gone := &stream.Subscription{ViewerID: v.ID, ActorID: x.ID}
+		if err := f.broker.Subscribe(gone); err != nil {
+			t.Error(err)
+		}
+		f.broker.Unsubscribe(gone)
+		opened <- s
+	}()
+	var during *stream.Subscription
+	select {
+	case during = <-opened:
+	case <-time.After(wait):
+		t.Fatal("Subscribe and Unsubscribe waited for the broker's database query")
+	}
+	t.Cleanup(func() { f.broker.Unsubscribe(during) })
+	if during.Start != id {
+		t.Fatalf("opened during the batch with Start %d, want the batch's last id %d", during.Start, id)
+	}
+	close(held.release)
+	expectIDs(t, before, id)
+	next := f.post(x.ID, "a.b", w)
+	expectIDs(t, during, next)
+	expectIDs(t, before, next)
+}
+
+// TestQueuedBytesBounded ends a subscriber whose undelivered bytes pass
+// MaxQueuedBytes, long before its queue is full by count, and one that
+// was already behind once all subscribers together hold more than
+// MaxTotalQueuedBytes, while a subscriber that keeps up gets everything;
+// what ended subscribers held leaves the total.
+func TestQueuedBytesBounded(t *testing.T) {
+	f := newFixture(t, stream.Options{QueueSize: 1000, MaxQueuedBytes: 64 << 10, MaxTotalQueuedBytes: 96 << 10}, nil)
+	x := f.user("x", false)
+	f.settle()
+	sub := func() *stream.Subscription {
+		return f.subscribe(&stream.Subscription{ViewerID: f.admin.ID, ViewerAdmin: true, ActorID: x.ID})
+	}
+	big := []byte(`{"pad":"` + strings.Repeat("0", 8000) + `"}`)
+	post := func() int64 {
+		a := &roster.Activity{ActorID: x.ID, Verb: "a.b", Data: big}
+		if err := f.db.CreateActivity(f.ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	perStream, fast := sub(), sub()
+	next := func(s *stream.Subscription) *roster.Activity {
+		t.Helper()
+		deadline := time.After(wait)
+		for {
+			if a, ok := s.Next(); ok {
+				return a
+			}
+			select {
+			case <-deadline:
+				t.Fatal("nothing delivered")
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	for range 12 { // 12 × ~8.3 KiB > 64 KiB
+		id := post()
+		if a := next(fast); a.ID != id {
+			t.Fatalf("fast got %d, want %d", a.ID, id)
+		}
+	}
+	if err := ended(t, perStream); !errors.Is(err, stream.ErrSlowConsumer) || !strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("slow subscriber ended with %v, want the byte limit", err)
+	}
+	if n := len(perStream.C()); n < 6 || n > 8 {
+		t.Fatalf("slow subscriber kept %d events, want the 7 or so under 64 KiB", n)
+	}
+	if q := f.broker.QueuedBytes(); q != 0 {
+		t.Fatalf("QueuedBytes %d with the slow subscriber ended and the fast one caught up, want 0", q)
+	}
+
+	// Three subscribers fall behind together: the total ends some of them
+	// before each reaches its own limit.
+	behind := []*stream.Subscription{sub(), sub(), sub()}
+	for range 7 {
+		id := post()
+		if a := next(fast); a.ID != id {
+			t.Fatalf("fast got %d, want %d", a.ID, id)
+		}
+	}
+	endedByTotal := 0
+	for _, s := range behind {
+		if errors.Is(s.Err(), stream.ErrSlowConsumerBytes) {
+			endedByTotal++
+		}
+	}
+	if endedByTotal == 0 {
+		t.Fatalf("no subscriber ended with %d KiB queued in all, over the total of 96 KiB", 3*7*8)
+	}
+	if q := f.broker.QueuedBytes(); q > 96<<10+3*(9<<10) {
+		t.Fatalf("QueuedBytes %d, over the total and one activity per subscriber", q)
 	}
 }
