@@ -42,6 +42,10 @@ type Config struct {
 	Broker *stream.Broker
 	// Heartbeat is the interval of ": ping" comments on streams (default 15s).
 	Heartbeat time.Duration
+	// StreamBuffers bounds the bytes all streams together hold for writes
+	// their clients have not taken yet and for replays (default 64 MiB, at
+	// least 4 MiB: four replay pages).
+	StreamBuffers int64
 }
 
 // Server is the HTTP API.
@@ -60,7 +64,9 @@ type Server struct {
 	events    eventCache // the last streamed activity's JSON, shared by all streams
 	// scopes holds the token scope of each authenticated route, read from
 	// the OpenAPI document: the one place where scopes are declared.
-	scopes map[string]roster.Scope
+	scopes  map[string]roster.Scope
+	streams streamSet // the open streams, for Shutdown
+	buffers *byteBudget
 }
 
 // NewServer returns the API as an http.Handler.
@@ -70,6 +76,11 @@ func NewServer(cfg Config) *Server {
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
 	}
+	if cfg.StreamBuffers <= 0 {
+		cfg.StreamBuffers = 64 << 20
+	}
+	cfg.StreamBuffers = max(cfg.StreamBuffers, 4*replayReserve)
+	s.buffers = newByteBudget(cfg.StreamBuffers)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -130,6 +130,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	broker.Close() // ends every stream, so Shutdown only waits for ordinary requests
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if err := api.Shutdown(sctx); err != nil { // streams on taken-over connections, which srv.Shutdown does not see
+		log.Warn("streams did not end in time; closed", "error", err.Error())
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		log.Warn("shutdown deadline passed; connections closed", "error", err.Error())

@@ -1,0 +1,211 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/stream"
+)
+
+// TestStreamSlowReadersHoldBoundedMemory performs the attack of issue 16
+// (item 4): one user's 20 streams resume from before hundreds of
+// activities with 8 KiB of data, then stop reading while more arrive live.
+// Before, each replay encoded 500 activities into one buffer, and the 20
+// streams pinned 268 MB. Now the bytes the server holds for them stay
+// within its stream buffers and the broker's byte limits, its heap grows
+// by a small fraction of that, and every slow reader, reading again, gets
+// a gap-free prefix of the activities and, resuming from its last id, the
+// rest.
+func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
+	const buffers = 4 << 20
+	opts := stream.Options{MaxTotalQueuedBytes: 2 << 20}
+	e := newEnvStream(t, httpapi.Config{StreamBuffers: buffers}, opts)
+	w := e.streamWorld()
+	api := e.srv.Config.Handler.(*httpapi.Server)
+	data := json.RawMessage(`{"pad":"` + strings.Repeat("x", roster.MaxDataSize-16) + `"}`)
+	var posted []int64
+	post := func(n int) {
+		for range n {
+			a := &roster.Activity{ActorID: w.x.ID, Verb: "doc.big", Data: data}
+			if err := e.db.CreateActivity(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			posted = append(posted, a.ID)
+		}
+	}
+	post(600)
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := heap()
+
+	const readers = 20 // the per-user cap
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conns := make([]net.Conn, readers)
+	for i := range conns {
+		conn, err := d.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: roster\r\nAuthorization: Bearer %s\r\nLast-Event-ID: %d\r\n\r\n",
+			streamPath(w.x.ID, ""), w.xTok, posted[0]-1)
+		conns[i] = conn
+	}
+	for deadline := time.Now().Add(streamWait); e.broker.Count() != readers; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d slow streams open", e.broker.Count(), readers)
+		}
+	}
+	post(300) // live, while nobody reads
+
+	var peakHeap uint64
+	var peakBuffered, peakQueued int64
+	for range 15 {
+		time.Sleep(100 * time.Millisecond)
+		peakHeap = max(peakHeap, heap())
+		peakBuffered = max(peakBuffered, httpapi.StreamBuffered(api))
+		peakQueued = max(peakQueued, e.broker.QueuedBytes())
+	}
+	grew := int64(peakHeap) - int64(base)
+	t.Logf("20 slow streams: heap grew by at most %.1f MiB; stream buffers %.1f MiB of %d MiB; broker queues %.1f MiB",
+		float64(grew)/(1<<20), float64(peakBuffered)/(1<<20), buffers>>20, float64(peakQueued)/(1<<20))
+	if peakBuffered > buffers {
+		t.Errorf("stream buffers held %d bytes, over their %d", peakBuffered, buffers)
+	}
+	// Caught-up subscribers may take one batch each beyond the total
+	// (the activities of a batch are shared); none takes over 1 MiB.
+	if peakQueued > readers<<20 {
+		t.Errorf("broker queues held %d bytes, over %d", peakQueued, readers<<20)
+	}
+	if grew > 40<<20 {
+		t.Errorf("heap grew by %d bytes with 20 slow streams", grew)
+	}
+
+	// Every slow reader reads again: a gap-free prefix, perhaps an error
+	// event saying why it was cut off, then the rest on resuming.
+	var wg sync.WaitGroup
+	for i, conn := range conns {
+		wg.Go(func() {
+			got, reason := readUntil(conn, posted[len(posted)-1])
+			if len(got) > 0 && !slices.Equal(got, posted[:len(got)]) {
+				t.Errorf("reader %d: got %d activities, not a prefix of those posted (first diff at %d: %v vs %v)", i, len(got), firstDiff(got, posted), got[:min(3, len(got))], posted[:3])
+				return
+			}
+			if len(got) < len(posted) && reason == "" {
+				t.Errorf("reader %d: stream ended after %d of %d activities without an error event", i, len(got), len(posted))
+			}
+			if reason != "" && !strings.Contains(reason, "slow consumer") && !strings.Contains(reason, "stream buffers full") {
+				t.Errorf("reader %d: ended with %q", i, reason)
+			}
+			conn.Close()
+		})
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(streamWait); e.broker.Count() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams left after their readers closed", e.broker.Count())
+		}
+	}
+	resumed := e.openStream(streamPath(w.x.ID, ""), w.xTok, "Last-Event-ID", strconv.FormatInt(posted[len(posted)/3], 10))
+	resumed.expectIDs(posted[len(posted)/3+1:]...)
+	resumed.close()
+	if n := httpapi.StreamBuffered(api); n != 0 {
+		t.Errorf("%d bytes of stream buffers still in use once every stream is idle", n)
+	}
+}
+
+// readUntil reads an event stream off conn until activity last, the end
+// of the stream or streamWait, and returns the activity ids and the
+// reason of an error event.
+func readUntil(conn net.Conn, last int64) (ids []int64, reason string) {
+	_ = conn.SetReadDeadline(time.Now().Add(3 * streamWait))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return nil, ""
+	}
+	items := make(chan sseItem, 64)
+	go readSSE(res.Body, items)
+	for it := range items {
+		switch it.Event {
+		case "activity":
+			id, _ := strconv.ParseInt(it.ID, 10, 64)
+			ids = append(ids, id)
+			if id == last {
+				conn.Close()
+			}
+		case "error":
+			var v map[string]string
+			_ = json.Unmarshal([]byte(it.Data), &v)
+			reason = v["reason"]
+		}
+	}
+	return ids, reason
+}
+
+// TestServerShutdownEndsAndWaitsForStreams calls what serve calls on
+// SIGTERM: Shutdown ends a taken-over stream and one its handler serves
+// with the reason, returns only once both are gone (their subscriptions
+// freed), and new streams are refused.
+func TestServerShutdownEndsAndWaitsForStreams(t *testing.T) {
+	e := newEnv(t)
+	w := e.streamWorld()
+	api := e.srv.Config.Handler.(*httpapi.Server)
+	taken := e.openStream(streamPath(w.x.ID, ""), w.vTok)
+	plain := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		api.ServeHTTP(flushOnly{rw}, r)
+	}))
+	defer plain.Close()
+	req, _ := http.NewRequest("GET", plain.URL+streamPath(w.x.ID, ""), nil)
+	req.Header.Set("Authorization", "Bearer "+e.AdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	held := &sseConn{t: t, res: res, items: make(chan sseItem, 1024), close: func() { res.Body.Close() }}
+	go readSSE(res.Body, held.items)
+	for _, c := range []*sseConn{taken, held} {
+		if it, _ := c.next(); it.Kind != "retry" {
+			t.Fatalf("first item %+v, want retry", it)
+		}
+	}
+	id := e.post(w.xTok, "doc.live", w.shared)
+	taken.expectIDs(id)
+	held.expectIDs(id)
+
+	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
+	defer cancel()
+	if err := api.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := e.broker.Count(); n != 0 {
+		t.Fatalf("%d subscriptions left when Shutdown returned", n)
+	}
+	for _, c := range []*sseConn{taken, held} {
+		if reason := c.ended(); !strings.Contains(reason, "shutting down") {
+			t.Fatalf("ended with reason %q", reason)
+		}
+	}
+	e.do("GET", streamPath(w.x.ID, ""), w.vTok, nil).expect(t, http.StatusServiceUnavailable)
+}
