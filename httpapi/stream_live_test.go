@@ -19,8 +19,8 @@ import (
 )
 
 // TestStreamTakenOverConnectionWireFormat reads an HTTP/1.1 stream off a
-// raw connection: the server takes such connections over after the
-// replay, so the body is not chunked but delimited by the connection's
+// raw connection: the server takes such connections over once the
+// headers are out, so the body is not chunked but delimited by the connection's
 // close, and the contract's headers, the retry hint first, resumed and
 // live events and pings all arrive as they did through net/http.
 func TestStreamTakenOverConnectionWireFormat(t *testing.T) {
