@@ -209,3 +209,52 @@ func TestServerShutdownEndsAndWaitsForStreams(t *testing.T) {
 	}
 	e.do("GET", streamPath(w.x.ID, ""), w.vTok, nil).expect(t, http.StatusServiceUnavailable)
 }
+
+// TestServerShutdownClosesStreamsItCannotEnd holds a taken-over stream
+// whose client stopped reading, so that a write of it waits: Shutdown
+// gives up when its context ends, closes the connection, and the stream's
+// goroutines return (a second Shutdown finds nothing left).
+func TestServerShutdownClosesStreamsItCannotEnd(t *testing.T) {
+	e := newEnvStream(t, httpapi.Config{}, stream.Options{QueueSize: 10000, MaxQueuedBytes: 1 << 30, MaxTotalQueuedBytes: 1 << 30})
+	w := e.streamWorld()
+	api := e.srv.Config.Handler.(*httpapi.Server)
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: roster\r\nAuthorization: Bearer %s\r\n\r\n", streamPath(w.x.ID, ""), e.AdminToken)
+	for deadline := time.Now().Add(streamWait); e.broker.Count() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("stream never opened")
+		}
+	}
+	// Until a write waits for the socket (what it holds is charged to
+	// the stream buffers), with room in the stream's queue.
+	data := json.RawMessage(`{"pad":"` + strings.Repeat("x", roster.MaxDataSize-16) + `"}`)
+	for posted := 0; httpapi.StreamBuffered(api) == 0; posted++ {
+		if posted == 3000 {
+			t.Fatal("no write of the stream ever waited")
+		}
+		if err := e.db.CreateActivity(context.Background(), &roster.Activity{ActorID: w.x.ID, Verb: "doc.big", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := api.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Shutdown with a stream stuck in a write: %v, want the context's deadline", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), streamWait)
+	defer cancel2()
+	if err := api.Shutdown(ctx2); err != nil {
+		t.Fatalf("second Shutdown: %v: the closed stream's goroutines did not return", err)
+	}
+	if n := e.broker.Count(); n != 0 {
+		t.Fatalf("%d subscriptions left", n)
+	}
+}
