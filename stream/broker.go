@@ -441,11 +441,11 @@ func (b *Broker) dispatch(ctx context.Context) error {
 }
 
 // rightsNeeded is what a batch needs to know about its viewers, read from
-// the subscriptions; b.mu held.
+// the subscriptions under b.mu and asked of the database without it.
 type rightsNeeded struct {
-	admins []int64                  // viewers subscribed as admins
-	access map[int64]map[int64]bool // viewer -> workspaces of the batch it may need
-	asAdmn map[int64]map[int64]bool // the same for viewers subscribed as admins
+	admins  []int64                  // viewers subscribed as admins
+	access  map[int64]map[int64]bool // viewer -> workspaces of the batch it may need
+	asAdmin map[int64]map[int64]bool // the same for viewers subscribed as admins
 }
 
 // rights are the answers: still-admin viewers and workspace access.
@@ -459,7 +459,7 @@ type rights struct {
 // activity on) and the workspaces whose access each viewer that is not
 // the actor needs, so that access changes apply at once; b.mu held.
 func (b *Broker) rightsNeeded(batch []*roster.Activity) rightsNeeded {
-	n := rightsNeeded{access: map[int64]map[int64]bool{}, asAdmn: map[int64]map[int64]bool{}}
+	n := rightsNeeded{access: map[int64]map[int64]bool{}, asAdmin: map[int64]map[int64]bool{}}
 	seenAdmin := map[int64]bool{}
 	for _, a := range batch {
 		for s := range b.byActor[a.ActorID] {
@@ -472,7 +472,7 @@ func (b *Broker) rightsNeeded(batch []*roster.Activity) rightsNeeded {
 			}
 			m := n.access
 			if s.ViewerAdmin {
-				m = n.asAdmn
+				m = n.asAdmin
 			}
 			if m[s.ViewerID] == nil {
 				m[s.ViewerID] = map[int64]bool{}
@@ -494,7 +494,7 @@ func (b *Broker) queryRights(ctx context.Context, n rightsNeeded) (rights, error
 		}
 		r.admin = admin
 	}
-	for viewer, wss := range n.asAdmn {
+	for viewer, wss := range n.asAdmin {
 		if r.admin[viewer] {
 			continue
 		}
