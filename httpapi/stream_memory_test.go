@@ -23,7 +23,7 @@ import (
 )
 
 // TestStreamSlowReadersHoldBoundedMemory performs the attack of issue 16
-// (item 4): one user's 20 streams resume from before hundreds of
+// (item 4): one user's 20 streams resume from before 300
 // activities with 8 KiB of data, then stop reading while more arrive live.
 // Before, each replay encoded 500 activities into one buffer, and the 20
 // streams pinned 268 MB. Now the bytes the server holds for them stay
@@ -48,7 +48,7 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 			posted = append(posted, a.ID)
 		}
 	}
-	post(600)
+	post(300)
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
@@ -77,7 +77,7 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 			t.Fatalf("%d of %d slow streams open", e.broker.Count(), readers)
 		}
 	}
-	post(300) // live, while nobody reads
+	post(150) // live, while nobody reads: over 1 MiB for each queue
 
 	var peakHeap uint64
 	var peakBuffered, peakQueued int64
@@ -98,27 +98,31 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 	if peakQueued > readers<<20 {
 		t.Errorf("broker queues held %d bytes, over %d", peakQueued, readers<<20)
 	}
-	if grew > 40<<20 {
+	if grew > 24<<20 {
 		t.Errorf("heap grew by %d bytes with 20 slow streams", grew)
 	}
 
 	// Every slow reader reads again: a gap-free prefix, perhaps an error
-	// event saying why it was cut off, then the rest on resuming.
+	// event saying why it was cut off (none when the server could not
+	// write it: a write waiting over 10 s for a busy machine's reader),
+	// then the rest on resuming from its last id.
 	var wg sync.WaitGroup
+	lasts := make([]int64, readers)
 	for i, conn := range conns {
 		wg.Go(func() {
 			got, reason := readUntil(conn, posted[len(posted)-1])
+			conn.Close()
 			if len(got) > 0 && !slices.Equal(got, posted[:len(got)]) {
-				t.Errorf("reader %d: got %d activities, not a prefix of those posted (first diff at %d: %v vs %v)", i, len(got), firstDiff(got, posted), got[:min(3, len(got))], posted[:3])
+				t.Errorf("reader %d: got %d activities, not a prefix of those posted (first diff at %d)", i, len(got), firstDiff(got, posted))
 				return
-			}
-			if len(got) < len(posted) && reason == "" {
-				t.Errorf("reader %d: stream ended after %d of %d activities without an error event", i, len(got), len(posted))
 			}
 			if reason != "" && !strings.Contains(reason, "slow consumer") && !strings.Contains(reason, "stream buffers full") {
 				t.Errorf("reader %d: ended with %q", i, reason)
 			}
-			conn.Close()
+			lasts[i] = posted[0] - 1
+			if len(got) > 0 {
+				lasts[i] = got[len(got)-1]
+			}
 		})
 	}
 	wg.Wait()
@@ -127,9 +131,15 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 			t.Fatalf("%d streams left after their readers closed", e.broker.Count())
 		}
 	}
-	resumed := e.openStream(streamPath(w.x.ID, ""), w.xTok, "Last-Event-ID", strconv.FormatInt(posted[len(posted)/3], 10))
-	resumed.expectIDs(posted[len(posted)/3+1:]...)
-	resumed.close()
+	for _, last := range lasts {
+		i := slices.Index(posted, last) + 1
+		if i == len(posted) {
+			continue
+		}
+		resumed := e.openStream(streamPath(w.x.ID, ""), w.xTok, "Last-Event-ID", strconv.FormatInt(last, 10))
+		resumed.expectIDs(posted[i:]...)
+		resumed.close()
+	}
 	// A handler whose stream was closed may still be finishing a replay
 	// page (a query, a failing write) before it gives its bytes back.
 	for deadline := time.Now().Add(streamWait); httpapi.StreamBuffered(api) != 0; time.Sleep(time.Millisecond) {
@@ -140,11 +150,11 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 }
 
 // readUntil reads an event stream off conn until activity last, the end
-// of the stream or a minute (replays wait for room in the stream buffers,
+// of the stream or 15 s (replays wait for room in the stream buffers,
 // slowly under -race on a busy machine), and returns the activity ids and
 // the reason of an error event.
 func readUntil(conn net.Conn, last int64) (ids []int64, reason string) {
-	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	_ = conn.SetReadDeadline(time.Now().Add(3 * streamWait))
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		return nil, ""
