@@ -3,11 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
-
-	"github.com/rosterhq/roster/sqlstore"
 )
-
-var _ sqlstore.BulkLoader = (*dialect)(nil)
 
 // BeginBulk turns off the row triggers of users, group_members and
 // activities for the seed's transaction and returns the function that

@@ -137,6 +137,16 @@ func (d *dialect) SearchFrom(terms []string) (string, []string, []any) {
 	return "users u", where, args
 }
 
+// SearchUsers leaves every search to sqlstore's portable path: the pg_trgm
+// index of SearchFrom serves it.
+func (d *dialect) SearchUsers(context.Context, sqlstore.Querier, roster.UserSearch) ([]*roster.User, int, bool, error) {
+	return nil, 0, false, nil
+}
+
+// GroupCommit is off: each write request is its own transaction (the
+// portable path), serialized across instances by BeginWrite's lock.
+func (d *dialect) GroupCommit() bool { return false }
+
 // likeEscaper is built once: a Replacer per call cost most of SearchFrom's
 // time and allocations (BenchmarkSearchFrom).
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

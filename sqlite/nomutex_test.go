@@ -16,7 +16,7 @@ import (
 // fails when a modernc.org/sqlite upgrade moves the handle, instead of the
 // store silently going back to serialized mode.
 func TestMultiThreadMode(t *testing.T) {
-	cn, err := connector{dsn: dsn(filepath.Join(t.TempDir(), "m.db"), false), drv: newDriver()}.Connect(context.Background())
+	cn, err := connector{dsn: dsn(filepath.Join(t.TempDir(), "m.db"), false), drv: newDriver(), sp: allSpeedups}.Connect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

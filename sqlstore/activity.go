@@ -40,7 +40,7 @@ const activityColumns = `a.id, a.actor_id, u.username, a.verb, a.object_type, a.
 
 const activityFrom = ` FROM activities a LEFT JOIN users u ON u.id = a.actor_id LEFT JOIN workspaces w ON w.id = a.workspace_id`
 
-func scanActivity(s scanner) (*roster.Activity, error) {
+func scanActivity(s Scanner) (*roster.Activity, error) {
 	var a roster.Activity
 	var username, objType, objID, objName, wsName sql.NullString
 	var wsID sql.NullInt64

@@ -16,7 +16,7 @@ var _ roster.AuthService = (*DB)(nil)
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
 	f := roster.Fold(login)
 	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, u.password_hash FROM users u
+	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+UserColumns+`, u.password_hash FROM users u
 		WHERE u.username_fold = ? OR u.email_fold = ? ORDER BY u.username_fold = ? DESC LIMIT 1`, f, f, f), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", errNotFound("User")
@@ -90,7 +90,7 @@ func (db *DB) FindSession(ctx context.Context, hash []byte) (*roster.Session, er
 	var tokenID int64
 	var expires dbTime
 	var kind, scopes string
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, t.id, t.expires_at, t.kind, t.scopes FROM tokens t
+	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+UserColumns+`, t.id, t.expires_at, t.kind, t.scopes FROM tokens t
 		JOIN users u ON u.id = t.user_id WHERE t.hash = ? AND t.expires_at > ? AND u.is_active`, hash, db.t(now)),
 		&tokenID, &expires, &kind, &scopes)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -144,7 +144,7 @@ func (db *DB) LoginLockedUntil(ctx context.Context, key string) (time.Time, erro
 // write transaction it makes the check and what follows atomic, so that
 // concurrent attempts that passed the handler's early check cannot add
 // failures (or log in) past the lock.
-func checkLoginLock(ctx context.Context, q querier, key string, now time.Time) error {
+func checkLoginLock(ctx context.Context, q Querier, key string, now time.Time) error {
 	var until dbTime
 	err := q.QueryRowContext(ctx, "SELECT locked_until FROM login_throttle WHERE key = ?", key).Scan(&until)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !until.t.After(now)) {

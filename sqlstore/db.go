@@ -48,6 +48,24 @@ type Dialect interface {
 	// SearchFrom returns the FROM clause, extra conditions and arguments
 	// that narrow a search to candidates through the database's index.
 	SearchFrom(terms []string) (from string, where []string, args []any)
+	// SearchUsers answers s from an index of the database's own when it
+	// has a faster path for s than the portable search; ok false leaves s
+	// to the portable search. q is a read transaction.
+	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch) (users []*roster.User, total int, ok bool, err error)
+	// GroupCommit reports whether write transactions go through one
+	// committer that commits every request waiting at that moment in one
+	// transaction (groupcommit.go): for databases with a single writer.
+	GroupCommit() bool
+	// BeginBulk runs first in Seed's transaction and returns the function
+	// that, before commit, restores what it set aside (secondary indexes,
+	// triggers) and everything the triggers maintain.
+	BeginBulk(ctx context.Context, tx *sql.Tx) (finish func(ctx context.Context, tx *sql.Tx) error, err error)
+	// BulkInsert is the opening words of Seed's inserts, "INSERT INTO" or
+	// a variant that needs no per-statement undo journal.
+	BulkInsert() string
+	// AfterBulk runs after Seed's commit, outside any transaction
+	// (statistics, visibility maps).
+	AfterBulk(ctx context.Context, db *sql.DB) error
 	// MapErr maps driver errors to roster errors by their codes.
 	MapErr(err error) error
 }
@@ -101,7 +119,7 @@ func New(write, read *sql.DB, d Dialect) *DB {
 		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache(), userSQL: userWithGroupsSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
-	if g, ok := d.(GroupCommitter); ok && g.GroupCommit() {
+	if d.GroupCommit() {
 		db.startCommitter()
 	}
 	db.flusher.Go(func() { db.flushTokenUsesLoop(db.bgCtx) })
@@ -271,7 +289,7 @@ type wtx struct {
 
 // beginRead starts a read-only transaction, so that a count and a page
 // agree; call done when finished.
-func (db *DB) beginRead(ctx context.Context) (querier, func(), error) {
+func (db *DB) beginRead(ctx context.Context) (Querier, func(), error) {
 	ctx, cancel := db.bound(ctx)
 	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -281,15 +299,16 @@ func (db *DB) beginRead(ctx context.Context) (querier, func(), error) {
 	return conn{raw: tx, db: db}, func() { _ = tx.Rollback(); cancel() }, nil
 }
 
-// querier runs queries written with ? placeholders: conn rebinds them for
+// Querier runs queries written with ? placeholders: conn rebinds them for
 // the dialect and maps driver errors.
-type querier interface {
+type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) scanner
+	QueryRowContext(ctx context.Context, query string, args ...any) Scanner
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-type scanner interface{ Scan(dest ...any) error }
+// Scanner is a row to scan.
+type Scanner interface{ Scan(dest ...any) error }
 
 type rawQuerier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -315,7 +334,7 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return rows, c.db.mapErr(err)
 }
 
-func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) scanner {
+func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) Scanner {
 	if c.detach {
 		ctx = context.WithoutCancel(ctx)
 	}

@@ -15,7 +15,7 @@ var _ roster.GroupService = (*DB)(nil)
 var errGroupNameTaken = &roster.Error{Code: roster.ECONFLICT, Message: "A group with that name already exists.",
 	Fields: map[string][]string{"name": {"A group with that name already exists."}}}
 
-func findGroup(ctx context.Context, q querier, id int64) (*roster.Group, error) {
+func findGroup(ctx context.Context, q Querier, id int64) (*roster.Group, error) {
 	var g roster.Group
 	err := q.QueryRowContext(ctx, "SELECT id, name, member_count FROM groups WHERE id = ?", id).Scan(&g.ID, &g.Name, &g.MemberCount)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -56,7 +56,7 @@ func (db *DB) FindGroups(ctx context.Context, p roster.Page) ([]*roster.Group, i
 	return list, total, rows.Err()
 }
 
-func groupNameTaken(ctx context.Context, q querier, name string, except int64) error {
+func groupNameTaken(ctx context.Context, q Querier, name string, except int64) error {
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM groups WHERE name_fold = ? AND id <> ?", roster.Fold(name), except).Scan(&n); err != nil {
 		return err
@@ -121,7 +121,7 @@ func (db *DB) FindGroupMembers(ctx context.Context, id int64, p roster.Page) ([]
 	if err != nil {
 		return nil, 0, err
 	}
-	users, err := queryUsers(ctx, tx, "SELECT "+userColumns+` FROM group_members m JOIN users u ON u.id = m.user_id
+	users, err := QueryUsers(ctx, tx, "SELECT "+UserColumns+` FROM group_members m JOIN users u ON u.id = m.user_id
 		WHERE m.group_id = ? ORDER BY u.id LIMIT ? OFFSET ?`, id, p.Limit, p.Offset)
 	return users, g.MemberCount, err
 }

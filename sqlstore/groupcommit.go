@@ -6,16 +6,13 @@ import (
 	"sync"
 )
 
-// GroupCommitter is implemented by dialects whose database has a single
-// writer (SQLite): their write transactions are funnelled through one
-// committer that runs every request waiting at that moment in one
-// transaction, each in its own savepoint, and commits them with one fsync.
-// A request is answered only after that commit, so nothing is acknowledged
-// before it is durable; a request that fails rolls back to its savepoint and
-// leaves the others alone.
-type GroupCommitter interface {
-	GroupCommit() bool
-}
+// Group commit (Dialect.GroupCommit, for a database with a single writer):
+// write transactions are funnelled through one committer that runs every
+// request waiting at that moment in one transaction, each in its own
+// savepoint, and commits them with one fsync. A request is answered only
+// after that commit, so nothing is acknowledged before it is durable; a
+// request that fails rolls back to its savepoint and leaves the others
+// alone.
 
 // maxGroup bounds how many requests share one transaction.
 const maxGroup = 64

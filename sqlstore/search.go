@@ -14,9 +14,8 @@ import (
 // contains every term. Terms of three or more characters go through the
 // trigram index (users_fts); shorter terms are checked with instr on the
 // candidates, or, when every term is short, on a scan of the users table.
-// One short term, the commonest case and the one with the most matches, is
-// counted and paged without visiting every match where the dialect keeps
-// search_grams (search_short.go).
+// The dialect may answer a search faster from an index of its own
+// (Dialect.SearchUsers: SQLite's search_grams for one short term).
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
 	for _, t := range s.Terms {
 		// No field holds a control character (validation rejects them). A
@@ -27,8 +26,13 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 			return []*roster.User{}, 0, nil
 		}
 	}
-	if db.shortTerm(s) {
-		return db.searchShort(ctx, s)
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer done()
+	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s); ok || err != nil {
+		return users, total, err
 	}
 	from, where, args := db.d.SearchFrom(s.Terms)
 	for _, t := range s.Terms {
@@ -40,17 +44,11 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		args = append(args, *s.IsActive)
 	}
 	body := " FROM " + from + " WHERE " + strings.Join(where, " AND ")
-
-	tx, done, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer done()
 	// One pass finds the matches, counts them (count(*) OVER ()) and
 	// returns the page: a separate count query found every match twice,
 	// half the time of a selective search at 1M users (pprof).
 	rank, rankArgs := searchRank(s)
-	rows, err := tx.QueryContext(ctx, "SELECT "+userColumns+", count(*) OVER ()"+body+" ORDER BY "+rank+", u.id LIMIT ? OFFSET ?",
+	rows, err := tx.QueryContext(ctx, "SELECT "+UserColumns+", count(*) OVER ()"+body+" ORDER BY "+rank+", u.id LIMIT ? OFFSET ?",
 		append(append(args, rankArgs...), s.Limit, s.Offset)...)
 	if err != nil {
 		return nil, 0, err

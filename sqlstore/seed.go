@@ -29,20 +29,6 @@ type SeedResult struct {
 	LastUserID  int64
 }
 
-// BulkLoader is implemented by dialects that load faster with secondary
-// indexes and triggers set aside. BeginBulk runs first in the seed's
-// transaction and returns the function that restores them, and everything
-// the triggers maintain, before commit.
-type BulkLoader interface {
-	BeginBulk(ctx context.Context, tx *sql.Tx) (finish func(ctx context.Context, tx *sql.Tx) error, err error)
-	// BulkInsert is the statement's opening words, "INSERT INTO" or a
-	// variant that needs no per-statement undo journal.
-	BulkInsert() string
-	// AfterBulk runs after commit, outside any transaction (statistics,
-	// visibility maps).
-	AfterBulk(ctx context.Context, db *sql.DB) error
-}
-
 // Seed inserts synthetic users, groups, workspaces, memberships, grants and
 // activities in one write transaction (all or nothing) with multi-row
 // INSERTs. Users get no usable password. On an empty database users get
@@ -70,31 +56,24 @@ func (db *DB) Seed(ctx context.Context, o SeedOptions) (SeedResult, error) {
 	if err := db.d.BeginWrite(ctx, tx); err != nil {
 		return res, db.mapErr(err)
 	}
-	var finish func(context.Context, *sql.Tx) error
-	insert := "INSERT INTO"
-	if bl, ok := db.d.(BulkLoader); ok {
-		if finish, err = bl.BeginBulk(ctx, tx); err != nil {
-			return res, fmt.Errorf("seed: prepare bulk load: %w", db.mapErr(err))
-		}
-		insert = bl.BulkInsert()
+	finish, err := db.d.BeginBulk(ctx, tx)
+	if err != nil {
+		return res, fmt.Errorf("seed: prepare bulk load: %w", db.mapErr(err))
 	}
+	insert := db.d.BulkInsert()
 	s := &seeder{db: db, tx: tx, o: o, rng: rand.New(rand.NewPCG(o.RandSeed, 0x5eed)), now: db.Now(), insert: insert}
 	s.total = s.estimate()
 	if err := s.run(ctx); err != nil {
 		return res, fmt.Errorf("seed: %w", db.mapErr(err))
 	}
-	if finish != nil {
-		if err := finish(ctx, tx); err != nil {
-			return res, fmt.Errorf("seed: finish bulk load: %w", db.mapErr(err))
-		}
+	if err := finish(ctx, tx); err != nil {
+		return res, fmt.Errorf("seed: finish bulk load: %w", db.mapErr(err))
 	}
 	if err := tx.Commit(); err != nil {
 		return res, db.mapErr(err)
 	}
-	if bl, ok := db.d.(BulkLoader); ok {
-		if err := bl.AfterBulk(ctx, db.write); err != nil {
-			return res, fmt.Errorf("seed: after bulk load: %w", db.mapErr(err))
-		}
+	if err := db.d.AfterBulk(ctx, db.write); err != nil {
+		return res, fmt.Errorf("seed: after bulk load: %w", db.mapErr(err))
 	}
 	o.Progress(s.done, s.done)
 	res.Rows = s.done

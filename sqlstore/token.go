@@ -29,7 +29,7 @@ func tokenScopes(kind roster.TokenKind, stored string) roster.Scopes {
 	return roster.ParseScopes(stored)
 }
 
-func (db *DB) scanToken(s scanner) (*roster.Token, error) {
+func (db *DB) scanToken(s Scanner) (*roster.Token, error) {
 	var t roster.Token
 	var kind, scopes string
 	var created, expires, used dbTime

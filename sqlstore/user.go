@@ -15,10 +15,12 @@ import (
 
 var _ roster.UserService = (*DB)(nil)
 
-const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.is_active, u.is_admin,
+// UserColumns are the columns of a roster.User of users u, as QueryUsers
+// scans them.
+const UserColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.is_active, u.is_admin,
 	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version, u.is_service`
 
-func scanUser(s scanner, extra ...any) (*roster.User, error) {
+func scanUser(s Scanner, extra ...any) (*roster.User, error) {
 	var u roster.User
 	var joined, lastLogin, lastActive dbTime
 	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive, &u.IsAdmin,
@@ -46,13 +48,13 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) 
 // userWithGroupsSQL is the statement of findUserWithGroups on d; New
 // builds it once.
 func userWithGroupsSQL(d Dialect) string {
-	return "SELECT " + userColumns + ", (SELECT " +
+	return "SELECT " + UserColumns + ", (SELECT " +
 		d.JSONArrayAgg([]string{"id", "name"}, []string{"g.id", "g.name"}, "g.name, g.id") +
 		" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) FROM users u WHERE u.id = ?"
 }
 
 // findUserWithGroups runs query, userWithGroupsSQL of the store's dialect.
-func findUserWithGroups(ctx context.Context, q querier, query string, id int64) (*roster.User, error) {
+func findUserWithGroups(ctx context.Context, q Querier, query string, id int64) (*roster.User, error) {
 	var groups string
 	u, err := scanUser(q.QueryRowContext(ctx, query, id), &groups)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -90,8 +92,8 @@ func (db *DB) UserExists(ctx context.Context, id int64) error {
 	return err
 }
 
-func findUser(ctx context.Context, q querier, id int64) (*roster.User, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users u WHERE u.id = ?", id))
+func findUser(ctx context.Context, q Querier, id int64) (*roster.User, error) {
+	u, err := scanUser(q.QueryRowContext(ctx, "SELECT "+UserColumns+" FROM users u WHERE u.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound("User")
 	}
@@ -207,7 +209,7 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 
 // countServiceAccounts counts the service accounts, of one isActive state
 // when active is set.
-func countServiceAccounts(ctx context.Context, q querier, active *bool) (int, error) {
+func countServiceAccounts(ctx context.Context, q Querier, active *bool) (int, error) {
 	query, args := "SELECT count(*) FROM users u WHERE u.is_service", []any{}
 	if active != nil {
 		query, args = query+" AND u.is_active = ?", append(args, *active)
@@ -222,7 +224,7 @@ func countServiceAccounts(ctx context.Context, q querier, active *bool) (int, er
 // primary key on PostgreSQL) from the nearest checkpoint below it: at most
 // checkpointStep entries once the checkpoints of this users version are
 // built, every earlier entry until then. Then it reads only the page's rows.
-func (db *DB) deepIDPage(ctx context.Context, tx querier, set listSet, where string, args []any, desc bool, p roster.Page) ([]*roster.UserSummary, error) {
+func (db *DB) deepIDPage(ctx context.Context, tx Querier, set listSet, where string, args []any, desc bool, p roster.Page) ([]*roster.UserSummary, error) {
 	// pos is the position of the page's first row in ascending id order.
 	pos := p.Offset
 	if desc {
@@ -295,7 +297,7 @@ func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, a
 // of paging with OFFSET.
 const deepOffset = 1000
 
-func querySummaries(ctx context.Context, q querier, query string, args ...any) ([]*roster.UserSummary, error) {
+func querySummaries(ctx context.Context, q Querier, query string, args ...any) ([]*roster.UserSummary, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -312,7 +314,8 @@ func querySummaries(ctx context.Context, q querier, query string, args ...any) (
 	return users, rows.Err()
 }
 
-func queryUsers(ctx context.Context, q querier, query string, args ...any) ([]*roster.User, error) {
+// QueryUsers runs query, which selects UserColumns, and scans its users.
+func QueryUsers(ctx context.Context, q Querier, query string, args ...any) ([]*roster.User, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -338,7 +341,7 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 
 // checkUnique returns ECONFLICT naming username and/or email when another
 // user holds them (case-insensitively).
-func checkUnique(ctx context.Context, q querier, id int64, u *roster.User) error {
+func checkUnique(ctx context.Context, q Querier, id int64, u *roster.User) error {
 	fe := roster.FieldErrors{}
 	var n int
 	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE username_fold = ? AND id <> ?", roster.Fold(u.Username), id).Scan(&n); err != nil {
@@ -393,7 +396,7 @@ func userObject(u *roster.User) *roster.ActivityObject {
 }
 
 // activeAdminsExcept counts active admins other than id.
-func activeAdminsExcept(ctx context.Context, q querier, id int64) (int, error) {
+func activeAdminsExcept(ctx context.Context, q Querier, id int64) (int, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> ?", id).Scan(&n)
 	return n, err

@@ -22,7 +22,7 @@ const accessibleSQL = `SELECT workspace_id FROM workspace_user_grants WHERE user
 
 const workspaceColumns = "w.id, w.name, w.slug, w.created_at"
 
-func scanWorkspace(s scanner) (*roster.Workspace, error) {
+func scanWorkspace(s Scanner) (*roster.Workspace, error) {
 	var w roster.Workspace
 	var created dbTime
 	if err := s.Scan(&w.ID, &w.Name, &w.Slug, &created); err != nil {
@@ -37,7 +37,7 @@ func (db *DB) FindWorkspaceByID(ctx context.Context, id int64) (*roster.Workspac
 	return findWorkspace(ctx, db.read, id)
 }
 
-func findWorkspace(ctx context.Context, q querier, id int64) (*roster.Workspace, error) {
+func findWorkspace(ctx context.Context, q Querier, id int64) (*roster.Workspace, error) {
 	w, err := scanWorkspace(q.QueryRowContext(ctx, "SELECT "+workspaceColumns+" FROM workspaces w WHERE w.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound("Workspace")
@@ -84,7 +84,7 @@ func workspaceObject(w *roster.Workspace) *roster.ActivityObject {
 var errSlugTaken = &roster.Error{Code: roster.ECONFLICT, Message: "A workspace with that slug already exists.",
 	Fields: map[string][]string{"slug": {"A workspace with that slug already exists."}}}
 
-func slugTaken(ctx context.Context, q querier, slug string, except int64) (bool, error) {
+func slugTaken(ctx context.Context, q Querier, slug string, except int64) (bool, error) {
 	var n int
 	err := q.QueryRowContext(ctx, "SELECT count(*) FROM workspaces WHERE slug = ? AND id <> ?", slug, except).Scan(&n)
 	return n > 0, err
@@ -172,7 +172,7 @@ func (db *DB) WorkspaceRole(ctx context.Context, userID, workspaceID int64) (ros
 	return workspaceRole(ctx, db.read, userID, workspaceID)
 }
 
-func workspaceRole(ctx context.Context, q querier, userID, workspaceID int64) (roster.Role, error) {
+func workspaceRole(ctx context.Context, q Querier, userID, workspaceID int64) (roster.Role, error) {
 	var role sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT max(role) FROM (
 		SELECT role FROM workspace_user_grants WHERE workspace_id = ? AND user_id = ?
@@ -219,7 +219,7 @@ func (db *DB) FindGrants(ctx context.Context, workspaceID int64, p roster.Page) 
 }
 
 // subjectName checks that a grant's subject exists and returns its name.
-func subjectName(ctx context.Context, q querier, s roster.Subject) (string, error) {
+func subjectName(ctx context.Context, q Querier, s roster.Subject) (string, error) {
 	var name string
 	var err error
 	switch s.Type {
@@ -325,7 +325,7 @@ func (db *DB) FindMembers(ctx context.Context, workspaceID int64, p roster.Page)
 	if err := tx.QueryRowContext(ctx, "SELECT count(DISTINCT user_id) FROM ("+effectiveSQL+") e", workspaceID, workspaceID).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT e.user_id, e.role, e.via, `+userColumns+` FROM (`+effectiveSQL+`) e
+	rows, err := tx.QueryContext(ctx, `SELECT e.user_id, e.role, e.via, `+UserColumns+` FROM (`+effectiveSQL+`) e
 		JOIN users u ON u.id = e.user_id
 		WHERE e.user_id IN (SELECT DISTINCT user_id FROM (`+effectiveSQL+`) e2 ORDER BY user_id LIMIT ? OFFSET ?)
 		ORDER BY e.user_id, e.kind, e.via`, workspaceID, workspaceID, workspaceID, workspaceID, p.Limit, p.Offset)
@@ -362,7 +362,7 @@ func scanMemberRow(rows *sql.Rows, uid *int64, role *roster.Role, via *string) (
 
 // prefixScanner scans leading columns into pre before the user columns.
 type prefixScanner struct {
-	s   scanner
+	s   Scanner
 	pre []any
 }
 
