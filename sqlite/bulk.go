@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-
 )
 
 // bulkTables are the tables a seed fills; their secondary indexes and
