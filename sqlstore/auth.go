@@ -83,10 +83,11 @@ var errBadToken = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "Invalid or
 // reused for up to the session cache's TTL (see DefaultSessionCacheTTL).
 func (db *DB) FindSession(ctx context.Context, hash []byte) (*roster.Session, error) {
 	now := db.Now()
-	if s, ok := db.sessions.get(hash, now); ok {
+	cache := db.cache
+	if s, ok := cache.session(hash, now); ok {
 		return s, nil
 	}
-	epoch, fetched := db.sessions.begin()
+	epoch, fetched := cache.beginSession(now)
 	var tokenID int64
 	var expires dbTime
 	var kind, scopes string
@@ -99,15 +100,18 @@ func (db *DB) FindSession(ctx context.Context, hash []byte) (*roster.Session, er
 		return nil, err
 	}
 	s := &roster.Session{TokenID: tokenID, TokenKind: roster.TokenKind(kind), Scopes: tokenScopes(roster.TokenKind(kind), scopes), User: u}
-	db.sessions.put(hash, s, expires.t, epoch, fetched)
+	cache.putSession(hash, s, expires.t, epoch, fetched)
 	return s, nil
 }
 
-// SetSessionCacheTTL sets how long FindSession may reuse an answer; 0
-// turns the cache off.
+// SetSessionCacheTTL sets how long FindSession may reuse an answer while
+// the cache layer is on; 0 turns the session cache off.
 func (db *DB) SetSessionCacheTTL(d time.Duration) {
-	db.sessions.ttl.Store(int64(max(d, 0)))
-	db.sessions.invalidate()
+	if db.cache == nil {
+		return
+	}
+	db.cache.sessions.ttl.Store(int64(max(d, 0)))
+	db.cache.sessions.invalidate()
 }
 
 // DeleteToken revokes one token.
@@ -116,7 +120,7 @@ func (db *DB) DeleteToken(ctx context.Context, id int64) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM tokens WHERE id = ?", id)
 		return err
 	})
-	db.sessions.invalidate()
+	db.cache.invalidateSessions()
 	return err
 }
 

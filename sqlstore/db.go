@@ -77,8 +77,8 @@ type DB struct {
 	read     conn // readPool with rebinding and error mapping
 	d        Dialect
 
-	// Now returns the current time; tests may replace it.
-	Now func() time.Time
+	// clock tells the time of every write, expiry and lockout.
+	clock roster.Clock
 
 	mu        sync.Mutex
 	onPublish func(lastID int64)
@@ -87,10 +87,8 @@ type DB struct {
 	opTimeout time.Duration
 	// commits runs write transactions in groups (single-writer dialects).
 	commits *committer
-	// sessions caches FindSession's answers briefly.
-	sessions *sessionCache
-	// lists caches user list pages and deep-page checkpoints per users version.
-	lists *listCache
+	// cache is the cache layer (cache.go); nil when switched off.
+	cache *cacheLayer
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
 	// tokenUses holds token uses not yet written (see FlushTokenUses);
@@ -115,8 +113,8 @@ func (db *DB) background(fn func(ctx context.Context)) {
 
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, readPool: read, d: d, Now: func() time.Time { return time.Now().UTC() },
-		sessions: newSessionCache(DefaultSessionCacheTTL), lists: newListCache(), userSQL: userWithGroupsSQL(d), tokenUses: newTokenUses()}
+	db := &DB{write: write, readPool: read, d: d, clock: roster.SystemClock{},
+		cache: newCacheLayer(DefaultSessionCacheTTL), userSQL: userWithGroupsSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if d.GroupCommit() {
@@ -129,8 +127,13 @@ func New(write, read *sql.DB, d Dialect) *DB {
 // Dialect returns the database's dialect.
 func (db *DB) Dialect() Dialect { return db.d }
 
-// SetNow replaces the clock (tests).
-func (db *DB) SetNow(now func() time.Time) { db.Now = now }
+// SetClock sets the store's clock (the wall clock by default). The
+// program gives the store and the HTTP server the same clock; call it
+// before the store is used.
+func (db *DB) SetClock(c roster.Clock) { db.clock = c }
+
+// Now returns the time by the store's clock.
+func (db *DB) Now() time.Time { return db.clock.Now() }
 
 // SetOpTimeout bounds every query and transaction of the store (except
 // migrations) to d, so that a database that stops answering costs a

@@ -40,7 +40,7 @@ type cachedSession struct {
 	scopes  roster.Scopes
 	user    roster.User
 	expires time.Time // the token's own expiry, checked against the store's clock
-	fetched time.Time // monotonic: when the read began
+	fetched time.Time // when the read began, by the store's clock
 	epoch   uint64
 }
 
@@ -59,7 +59,8 @@ func cacheKey(hash []byte) ([32]byte, bool) {
 	return k, true
 }
 
-// get returns a copy of the cached session of hash, if it is still good.
+// get returns a copy of the cached session of hash, if it is still good
+// at now (the store's clock).
 func (c *sessionCache) get(hash []byte, now time.Time) (*roster.Session, bool) {
 	ttl := time.Duration(c.ttl.Load())
 	k, ok := cacheKey(hash)
@@ -69,15 +70,15 @@ func (c *sessionCache) get(hash []byte, now time.Time) (*roster.Session, bool) {
 	c.mu.RLock()
 	e, ok := c.m[k]
 	c.mu.RUnlock()
-	if !ok || e.epoch != c.epoch.Load() || time.Since(e.fetched) >= ttl || !now.Before(e.expires) {
+	if !ok || e.epoch != c.epoch.Load() || now.Sub(e.fetched) >= ttl || now.Before(e.fetched) || !now.Before(e.expires) {
 		return nil, false
 	}
 	u := e.user // handlers get their own copy
 	return &roster.Session{TokenID: e.tokenID, TokenKind: e.kind, Scopes: e.scopes, User: &u}, true
 }
 
-// begin returns what put needs to know about the moment a read began.
-func (c *sessionCache) begin() (uint64, time.Time) { return c.epoch.Load(), time.Now() }
+// begin returns what put needs to know about a read that begins at now.
+func (c *sessionCache) begin(now time.Time) (uint64, time.Time) { return c.epoch.Load(), now }
 
 func (c *sessionCache) put(hash []byte, s *roster.Session, expires time.Time, epoch uint64, fetched time.Time) {
 	k, ok := cacheKey(hash)

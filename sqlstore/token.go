@@ -193,6 +193,6 @@ func (db *DB) RevokeToken(ctx context.Context, actor, id int64) error {
 		}
 		return tx.insertActivity(ctx, tokenActivity(actor, roster.VerbTokenRevoked, t, now))
 	})
-	db.sessions.invalidate()
+	db.cache.invalidateSessions()
 	return err
 }

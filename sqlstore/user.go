@@ -187,7 +187,7 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 	key := listKey{listSet: set, order: order, offset: f.Offset, limit: f.Limit}
 	cacheable := !strings.HasPrefix(order, "u.last_login") // logins do not bump the version
 	if cacheable {
-		if page, ok := db.lists.page(key); ok {
+		if page, ok := db.cache.page(key); ok {
 			return page, total, nil
 		}
 	}
@@ -202,7 +202,7 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.Use
 		return nil, 0, err
 	}
 	if cacheable {
-		db.lists.putPage(key, page)
+		db.cache.putPage(key, page)
 	}
 	return page, total, nil
 }
@@ -231,11 +231,14 @@ func (db *DB) deepIDPage(ctx context.Context, tx Querier, set listSet, where str
 		pos = set.total - 1 - p.Offset
 	}
 	from, skip := int64(0), pos
-	cps, start := db.lists.checkpoints(set)
+	cps, start := db.cache.checkpoints(set)
 	if start {
+		lists := db.cache.lists
 		db.background(func(ctx context.Context) {
-			defer db.lists.doneBuilding()
-			db.buildCheckpoints(ctx, set, where, args)
+			defer lists.doneBuilding()
+			if cps := db.buildCheckpoints(ctx, set, where, args); cps != nil {
+				lists.putCheckpoints(set, cps)
+			}
 		})
 	}
 	if cps != nil && pos >= checkpointStep {
@@ -256,23 +259,23 @@ func (db *DB) deepIDPage(ctx context.Context, tx Querier, set listSet, where str
 }
 
 // buildCheckpoints reads every id of set in order, in its own read
-// transaction, and keeps every checkpointStep-th one if the counters
-// still show set's version and total.
-func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, args []any) {
+// transaction, and returns every checkpointStep-th one if the counters
+// still show set's version and total, else nil.
+func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, args []any) []int64 {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
-		return
+		return nil
 	}
 	defer done()
 	var version int64
 	if err := tx.QueryRowContext(ctx, "SELECT value FROM counters WHERE name = 'users_version'").Scan(&version); err != nil || version != set.version {
-		return
+		return nil
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT u.id FROM users u"+where+" ORDER BY u.id ASC", args...)
 	if err != nil {
-		return
+		return nil
 	}
 	defer rows.Close()
 	var cps []int64
@@ -280,7 +283,7 @@ func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, a
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return
+			return nil
 		}
 		if n > 0 && n%checkpointStep == 0 { // the id at position n, counting from 0
 			cps = append(cps, id)
@@ -288,9 +291,12 @@ func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, a
 		n++
 	}
 	if rows.Err() != nil || n != set.total {
-		return
+		return nil
 	}
-	db.lists.putCheckpoints(set, cps)
+	if cps == nil {
+		cps = []int64{} // built: fewer than checkpointStep users
+	}
+	return cps
 }
 
 // deepOffset is where FindUsers starts seeking a page's first id instead
@@ -464,7 +470,7 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 		updated, err = findUserWithGroups(ctx, tx, db.userSQL, id)
 		return err
 	})
-	db.sessions.invalidate() // is_active, is_admin or the password may have changed
+	db.cache.invalidateSessions() // is_active, is_admin or the password may have changed
 	if err != nil {
 		return nil, err
 	}
@@ -493,6 +499,6 @@ func (db *DB) DeleteUser(ctx context.Context, actor, id int64) error {
 			Object: userObject(old), Published: db.Now()})
 		return err
 	})
-	db.sessions.invalidate()
+	db.cache.invalidateSessions()
 	return err
 }

@@ -102,11 +102,11 @@ func testTokenExpiry(t *testing.T, h *harness) {
 	u := h.createNamed("u")
 	short := h.token(u.ID, time.Hour)
 	long := h.token(u.ID, 2*time.Hour)
-	h.clock.Add(time.Hour - time.Second)
+	h.clock.Advance(time.Hour - time.Second)
 	if !h.tokenWorks(short) {
 		t.Fatal("token expired early")
 	}
-	h.clock.Add(time.Second) // now == ExpiresAt: expired
+	h.clock.Advance(time.Second) // now == ExpiresAt: expired
 	if h.tokenWorks(short) {
 		t.Error("token works at its expiry time")
 	}
@@ -115,7 +115,7 @@ func testTokenExpiry(t *testing.T, h *harness) {
 	if !h.tokenWorks(long) {
 		t.Error("the longer token expired with the short one")
 	}
-	h.clock.Add(24 * time.Hour)
+	h.clock.Advance(24 * time.Hour)
 	if h.tokenWorks(long) {
 		t.Error("token works a day after expiry")
 	}
@@ -149,7 +149,7 @@ func testLoginThrottle(t *testing.T, h *harness) {
 		if until := fail(key); !until.IsZero() {
 			t.Fatalf("failure %d locked the key until %v; want a lock only at %d", i, until, roster.MaxLoginFailures)
 		}
-		h.clock.Add(time.Second)
+		h.clock.Advance(time.Second)
 	}
 	if !locked(key).IsZero() {
 		t.Fatalf("locked after %d failures", roster.MaxLoginFailures-1)
@@ -188,11 +188,11 @@ func testLoginThrottle(t *testing.T, h *harness) {
 	}
 
 	// The lock ends by itself, to the microsecond.
-	h.clock.Add(roster.LockoutFor(roster.MaxLoginFailures) - time.Second)
+	h.clock.Advance(roster.LockoutFor(roster.MaxLoginFailures) - time.Second)
 	if locked(key).IsZero() {
 		t.Error("lock ended early")
 	}
-	h.clock.Add(time.Second)
+	h.clock.Advance(time.Second)
 	if got := locked(key); !got.IsZero() {
 		t.Errorf("LoginLockedUntil at the end of the lock = %v, want zero", got)
 	}
@@ -204,7 +204,7 @@ func testLoginThrottle(t *testing.T, h *harness) {
 		if !micro(until).Equal(micro(want)) {
 			t.Fatalf("failure %d: locked until %v, want %v", i, until, want)
 		}
-		h.clock.Add(roster.LockoutFor(i))
+		h.clock.Advance(roster.LockoutFor(i))
 	}
 	if d := roster.LockoutFor(roster.MaxLoginFailures + 8); d != roster.LoginLockoutMax {
 		t.Errorf("lockout after many failures = %v, want the cap %v", d, roster.LoginLockoutMax)
@@ -238,7 +238,7 @@ func testCreateSession(t *testing.T, h *harness) {
 	a := h.admin("admin")
 	u := h.createNamed("u")
 	before := h.find(u.ID)
-	h.clock.Add(time.Hour)
+	h.clock.Advance(time.Hour)
 	now := h.clock.Now()
 	key := fmt.Sprintf("user:%d", u.ID)
 	_, hash := roster.NewTokenSecret()
@@ -271,7 +271,7 @@ func testCreateSession(t *testing.T, h *harness) {
 		t.Errorf("FindSession user LastLogin = %v, %v; want %v", sess, err, got.LastLogin)
 	}
 	// A later login moves lastLogin on.
-	h.clock.Add(time.Minute)
+	h.clock.Advance(time.Minute)
 	_, hash2 := roster.NewTokenSecret()
 	if err := h.s.CreateSession(h.ctx, &roster.Token{UserID: u.ID, Hash: hash2, ExpiresAt: h.clock.Now().Add(time.Hour)}, key); err != nil {
 		t.Fatal(err)

@@ -7,27 +7,34 @@
 //	}
 //
 // The suite speaks only through the roster service interfaces, so the same
-// expectations hold for SQLite and PostgreSQL.
+// expectations hold for SQLite and PostgreSQL, and runs every test twice:
+// with the store's cache layer on and off.
 package storetest
 
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
 )
 
-// Store is what the suite exercises: the user and auth services plus a
-// settable clock, so that expiry and lockouts can be tested without sleeping.
+// Store is what the suite exercises: the five services, a settable
+// clock, so that expiry and lockouts can be tested without sleeping, and
+// the switch of the cache layer.
 type Store interface {
 	roster.UserService
 	roster.AuthService
-	// SetNow replaces the store's clock. The suite calls it once, before any
+	roster.WorkspaceService
+	roster.GroupService
+	roster.ActivityService
+	// SetClock sets the store's clock. The suite calls it once, before any
 	// other method.
-	SetNow(now func() time.Time)
+	SetClock(c roster.Clock)
+	// SetCache switches the store's cache layer on or off. The suite calls
+	// it once, before any other method.
+	SetCache(on bool)
 	// FlushTokenUses writes the token uses noted by MarkTokenUsed now.
 	FlushTokenUses(ctx context.Context) error
 }
@@ -76,39 +83,30 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TokenUses", testTokenUses},
 		{"FindUsersIsService", testFindUsersIsService},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			c := &clock{now: time.Date(2026, 11, 27, 10, 11, 12, 123456789, time.UTC)}
-			s.SetNow(c.Now)
-			tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background()})
+	for _, cache := range []bool{true, false} {
+		name := "cache=on"
+		if !cache {
+			name = "cache=off"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					s := open(t)
+					s.SetCache(cache)
+					c := roster.NewTestClock(time.Date(2026, 11, 27, 10, 11, 12, 123456789, time.UTC))
+					s.SetClock(c)
+					tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background()})
+				})
+			}
 		})
 	}
-}
-
-// clock is a fake clock that only moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // harness bundles one subtest's store, clock and helpers.
 type harness struct {
 	t     *testing.T
 	s     Store
-	clock *clock
+	clock *roster.TestClock
 	ctx   context.Context
 }
 

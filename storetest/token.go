@@ -46,7 +46,7 @@ func testPersonalTokens(t *testing.T, h *harness) {
 		t.Fatalf("FindSession(session) = %+v, %v", sess, err)
 	}
 
-	h.clock.Add(2 * time.Minute) // "short" expires
+	h.clock.Advance(2 * time.Minute) // "short" expires
 	list, total, err := h.s.FindTokens(h.ctx, u.ID, roster.Page{Limit: 10})
 	if err != nil || total != 2 || len(list) != 2 {
 		t.Fatalf("FindTokens = %d tokens (total %d), %v; want 2", len(list), total, err)

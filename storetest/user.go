@@ -23,7 +23,7 @@ func testCreateAndFindUser(t *testing.T, h *harness) {
 	if u.Version != 1 {
 		t.Errorf("Version = %d, want 1", u.Version)
 	}
-	h.clock.Add(time.Hour)
+	h.clock.Advance(time.Hour)
 	got := h.find(u.ID)
 	if got.ID != u.ID || got.Username != "jdoe" || got.Email != "jdoe@example.com" || got.FirstName != "Jane" ||
 		got.LastName != "Doe" || !got.IsActive || got.IsAdmin || got.Bio != "Line one\nline two" ||
@@ -200,12 +200,12 @@ func testFindUsersOrderings(t *testing.T, h *harness) {
 		h.create(u)
 		byID[u.ID] = u
 		if i != 2 { // the third and fourth users share their dateJoined
-			h.clock.Add(time.Second)
+			h.clock.Advance(time.Second)
 		}
 	}
 	// Two users log in, at different times; the others never have.
 	for _, id := range []int64{ids(sortedByID(byID))[3], ids(sortedByID(byID))[1]} {
-		h.clock.Add(time.Minute)
+		h.clock.Advance(time.Minute)
 		_, hash := roster.NewTokenSecret()
 		if err := h.s.CreateSession(h.ctx, &roster.Token{UserID: id, Hash: hash, ExpiresAt: h.clock.Now().Add(time.Hour)}, "k"); err != nil {
 			t.Fatal(err)
@@ -376,7 +376,7 @@ func testUpdateOnlySetFields(t *testing.T, h *harness) {
 		Bio: "bio", AvatarURL: "https://example.com/a.png", Timezone: "Europe/Paris", Locale: "fr"}
 	h.create(u)
 	before := h.find(u.ID)
-	h.clock.Add(time.Hour)
+	h.clock.Advance(time.Hour)
 
 	got := h.update(u.ID, roster.UserUpdate{FirstName: ptr("Janet"), Bio: ptr("")})
 	want := *before
