@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TokenUses", testTokenUses},
 		{"FindUsersIsService", testFindUsersIsService},
 	}
+	tests = append(tests, serviceTests...)
 	for _, cache := range []bool{true, false} {
 		name := "cache=on"
 		if !cache {
