@@ -27,9 +27,11 @@ type afClock struct{ ns atomic.Int64 }
 func afSetClock(e *env, t time.Time) *afClock {
 	c := &afClock{}
 	c.ns.Store(t.UnixNano())
-	e.db.Now = func() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+	e.clock.use(c)
 	return c
 }
+
+func (c *afClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
 
 func (c *afClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 

@@ -13,30 +13,13 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// testClock is a settable clock for e.db.Now (which the server reads too).
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// installClock replaces e.db.Now with a clock stopped at the current time.
-// Call it before the first request of the test.
-func installClock(e *env) *testClock {
-	c := &testClock{t: time.Now().UTC()}
-	e.db.Now = c.Now
+// installClock stops the env's clock (the store's and the server's) at
+// the current time and returns it. Call it before the first request of
+// the test.
+func installClock(e *env) *roster.TestClock {
+	c := roster.NewTestClock(time.Now())
+	e.clock.use(c)
 	return c
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // login posts credentials to the token endpoint.

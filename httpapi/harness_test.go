@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type env struct {
 	URL    string
 	hasher *password.Hasher
 	broker *stream.Broker
+	clock  *envClock
 
 	Admin      *roster.User
 	AdminToken string
@@ -39,8 +41,8 @@ func newEnv(t *testing.T) *env {
 }
 
 // newEnvWith is newEnv with extra server settings (a Logger, for one). The
-// store, hasher and clock are filled in: the server reads the time from
-// e.db.Now, so moving that one clock moves token expiry and login lockouts.
+// store, hasher and clock are filled in: the store and the server share
+// e.clock, so moving that one clock moves token expiry and login lockouts.
 func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 	t.Helper()
 	return newEnvStream(t, cfg, stream.Options{})
@@ -53,7 +55,8 @@ func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := openTestStore(t)
-	e := &env{t: t, db: db, hasher: password.NewHasher(2)}
+	e := &env{t: t, db: db, hasher: password.NewHasher(2), clock: &envClock{}}
+	db.SetClock(e.clock)
 	if cfg.Broker == nil {
 		cfg.Broker = stream.NewBroker(db, opts)
 	}
@@ -73,8 +76,8 @@ func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 		<-brokerDone
 	})
 	cfg.Store, cfg.Hasher = db, e.hasher
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return db.Now() }
+	if cfg.Clock == nil {
+		cfg.Clock = e.clock
 	}
 	api := httpapi.NewServer(cfg)
 	e.srv = httptest.NewServer(api)
@@ -88,6 +91,22 @@ func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	e.AdminToken = e.token(e.Admin)
 	return e
 }
+
+// envClock is an env's one clock: the wall clock until a test stops it on
+// a clock of its own (use), race-free while the server and broker read it.
+type envClock struct {
+	c atomic.Pointer[roster.Clock]
+}
+
+func (c *envClock) Now() time.Time {
+	if p := c.c.Load(); p != nil {
+		return (*p).Now()
+	}
+	return time.Now().UTC()
+}
+
+// use makes c tell the time of clock from now on.
+func (c *envClock) use(clock roster.Clock) { c.c.Store(&clock) }
 
 // createUser stores a user directly (with a password when pw != "").
 func (e *env) createUser(username string, admin bool, pw string) *roster.User {

@@ -34,8 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the server's metrics; nil makes a new one.
 	Registry *prometheus.Registry
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Clock tells the time: give it the store's clock (one clock for the
+	// program); nil means the wall clock.
+	Clock roster.Clock
 	// TokenTTL is the life of tokens made by login (default 720h).
 	TokenTTL time.Duration
 	// Broker feeds activity streams; nil disables the stream route (503).
@@ -55,7 +56,7 @@ type Server struct {
 	log       *slog.Logger
 	registry  *prometheus.Registry
 	metrics   *metrics
-	now       func() time.Time
+	clock     roster.Clock
 	tokenTTL  time.Duration
 	handler   http.Handler
 	patterns  []string
@@ -69,9 +70,12 @@ type Server struct {
 	buffers *byteBudget
 }
 
+// now returns the time by the server's clock.
+func (s *Server) now() time.Time { return s.clock.Now() }
+
 // NewServer returns the API as an http.Handler.
 func NewServer(cfg Config) *Server {
-	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, now: cfg.Now, tokenTTL: cfg.TokenTTL,
+	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, clock: cfg.Clock, tokenTTL: cfg.TokenTTL,
 		broker: cfg.Broker, heartbeat: cfg.Heartbeat}
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
@@ -88,8 +92,8 @@ func NewServer(cfg Config) *Server {
 		s.registry = prometheus.NewRegistry()
 		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if s.now == nil {
-		s.now = func() time.Time { return time.Now().UTC() }
+	if s.clock == nil {
+		s.clock = roster.SystemClock{}
 	}
 	if s.tokenTTL <= 0 {
 		s.tokenTTL = roster.DefaultTokenTTL

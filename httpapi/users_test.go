@@ -180,9 +180,11 @@ type utClock struct{ ns atomic.Int64 }
 func utSetClock(e *env) *utClock {
 	c := &utClock{}
 	c.ns.Store(time.Now().UnixNano())
-	e.db.Now = func() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
+	e.clock.use(c)
 	return c
 }
+
+func (c *utClock) Now() time.Time { return time.Unix(0, c.ns.Load()).UTC() }
 
 func (c *utClock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
