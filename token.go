@@ -89,9 +89,11 @@ func (s *Session) Allows(scope Scope) bool {
 
 // AuthService stores credentials and tokens.
 type AuthService interface {
-	// FindCredentials returns the active user whose username or email equals
-	// login case-insensitively, and its password hash ("" when it has no
-	// usable password). ENOTFOUND when there is none.
+	// FindCredentials returns the user, active or not, whose username or
+	// email equals login case-insensitively (a username match first when
+	// one user's username is another's email), and its password hash (""
+	// when it has no usable password). ENOTFOUND when there is none. The
+	// caller decides what an inactive user may do.
 	FindCredentials(ctx context.Context, login string) (*User, string, error)
 	// FindPasswordHash returns the password hash of user id.
 	FindPasswordHash(ctx context.Context, id int64) (string, error)
@@ -121,9 +123,6 @@ type AuthService interface {
 	FindSession(ctx context.Context, hash []byte) (*Session, error)
 	// DeleteToken revokes a token.
 	DeleteToken(ctx context.Context, id int64) error
-	// TokenValid reports whether a token still authenticates its user (used
-	// by long-lived streams to notice revocation).
-	TokenValid(ctx context.Context, id int64) (bool, error)
 
 	// LoginLockedUntil returns when the throttle of key ends (zero if none).
 	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -182,21 +183,21 @@ func (d *dialect) MapErr(err error) error {
 var errUnavailable = &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is not available."}
 
 // Listen calls wake for every activity committed by any instance until ctx
-// ends, reconnecting after a lost connection. The broker's poll covers the
-// moments without a listener.
-func Listen(ctx context.Context, url string, wake func()) error {
+// ends, reconnecting a second after a lost or refused connection; each
+// such failure goes to log (a warning: the broker's poll covers the
+// moments without a listener).
+func Listen(ctx context.Context, url string, wake func(), log *slog.Logger) {
 	for ctx.Err() == nil {
 		err := listenOnce(ctx, url, wake)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
-		_ = err // reconnect after a short pause
+		log.Warn("postgres: activity listener lost; reconnecting in 1s", "error", err.Error())
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
 	}
-	return nil
 }
 
 func listenOnce(ctx context.Context, url string, wake func()) error {
@@ -209,16 +210,16 @@ func listenOnce(ctx context.Context, url string, wake func()) error {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
+		return fmt.Errorf("LISTEN: %w", err)
 	}
 	wake() // catch up with anything committed while not listening
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
+			return fmt.Errorf("wait for notification: %w", err)
 		}
 		wake()
 	}

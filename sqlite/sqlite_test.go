@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sqlite"
@@ -168,5 +169,28 @@ func TestConcurrentWriters(t *testing.T) {
 	users, n, err := dbs[1].FindUsers(ctx, roster.UserFilter{Page: roster.Page{Limit: 1000}})
 	if err != nil || n != writers*each || len(users) != n {
 		t.Errorf("FindUsers: %d users, count %d, %v; want %d", len(users), n, err, writers*each)
+	}
+}
+
+// TestOpTimeout: the operation timeout (--db-timeout) bounds SQLite's
+// reads and writes too; past it they are EUNAVAILABLE and change nothing.
+func TestOpTimeout(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	u := &roster.User{Username: "before", Email: "before@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+	if err := db.CreateUser(ctx, 0, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	db.SetOpTimeout(time.Nanosecond)
+	if _, err := db.FindUserByID(ctx, u.ID); roster.ErrorCode(err) != roster.EUNAVAILABLE {
+		t.Errorf("FindUserByID past the timeout: %v, want EUNAVAILABLE", err)
+	}
+	late := &roster.User{Username: "late", Email: "late@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+	if err := db.CreateUser(ctx, 0, late, ""); roster.ErrorCode(err) != roster.EUNAVAILABLE {
+		t.Errorf("CreateUser past the timeout: %v, want EUNAVAILABLE", err)
+	}
+	db.SetOpTimeout(0)
+	if n, err := db.CountUsers(ctx); err != nil || n != 1 {
+		t.Errorf("after the timeouts: %d users, %v; want 1", n, err)
 	}
 }

@@ -11,8 +11,8 @@ import (
 
 var _ roster.AuthService = (*DB)(nil)
 
-// FindCredentials looks a user up by username or email, preferring a
-// username match when one user's username is another's email.
+// FindCredentials looks a user up, active or not, by username or email,
+// preferring a username match when one user's username is another's email.
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
 	f := roster.Fold(login)
 	var hash string
@@ -122,14 +122,6 @@ func (db *DB) DeleteToken(ctx context.Context, id int64) error {
 	})
 	db.cache.invalidateSessions()
 	return err
-}
-
-// TokenValid reports whether token id still authenticates an active user.
-func (db *DB) TokenValid(ctx context.Context, id int64) (bool, error) {
-	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.id = ? AND t.expires_at > ? AND u.is_active`, id, db.t(db.Now())).Scan(&n)
-	return n > 0, err
 }
 
 // LoginLockedUntil returns the end of key's lockout, or zero.

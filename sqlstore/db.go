@@ -136,8 +136,10 @@ func (db *DB) SetClock(c roster.Clock) { db.clock = c }
 func (db *DB) Now() time.Time { return db.clock.Now() }
 
 // SetOpTimeout bounds every query and transaction of the store (except
-// migrations) to d, so that a database that stops answering costs a
-// request a 503 after d instead of a hang. 0 removes the bound.
+// migrations and seeding) to d, so that a database that stops answering
+// costs a request a 503 after d instead of a hang. With group commit
+// (SQLite) it bounds a write's wait for the committer, not the statements
+// of its group. 0 (the default of sqlite.Open) removes the bound.
 func (db *DB) SetOpTimeout(d time.Duration) { db.opTimeout = d }
 
 type unboundedKey struct{}
@@ -337,19 +339,24 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return rows, c.db.mapErr(err)
 }
 
-func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) Scanner {
+// stmtCtx is the context of one statement: bounded by the operation
+// timeout, or, in a grouped transaction, neither cancelled nor bounded
+// (interrupting a statement would roll back every request of the group;
+// the request's bound applies to its wait for the committer instead).
+func (c conn) stmtCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if c.detach {
-		ctx = context.WithoutCancel(ctx)
+		return context.WithoutCancel(ctx), func() {}
 	}
-	ctx, cancel := c.db.bound(ctx)
+	return c.db.bound(ctx)
+}
+
+func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) Scanner {
+	ctx, cancel := c.stmtCtx(ctx)
 	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db, cancel}
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if c.detach {
-		ctx = context.WithoutCancel(ctx)
-	}
-	ctx, cancel := c.db.bound(ctx)
+	ctx, cancel := c.stmtCtx(ctx)
 	defer cancel()
 	res, err := c.raw.ExecContext(ctx, c.db.q(query), args...)
 	return res, c.db.mapErr(err)

@@ -66,7 +66,10 @@ func (c *committer) close() {
 var errStoreClosed = errors.New("sqlstore: the store is closed")
 
 // txGrouped hands fn to the committer and waits for its group's commit.
+// The operation timeout bounds the wait until fn starts.
 func (db *DB) txGrouped(ctx context.Context, fn func(tx *wtx) error) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case db.commits.reqs <- r:

@@ -32,7 +32,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
 	hashers := fs.Int("hash-concurrency", envInt(getenv, "ROSTER_HASH_CONCURRENCY", runtime.NumCPU()), "password hashes computed at once (19 MiB each)")
 	pool := fs.Int("db-pool", envInt(getenv, "ROSTER_DB_POOL", 10), "PostgreSQL connections per instance")
-	dbTimeout := fs.Duration("db-timeout", 10*time.Second, "PostgreSQL: longest wait for one query or transaction before a 503")
+	dbTimeout := fs.Duration("db-timeout", 10*time.Second, "longest wait for one query or transaction before a 503")
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
@@ -68,10 +68,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer db.Close()
-	if kind, _, _ := parseDB(*dbURL); kind == kindPostgres {
-		db.SetOpTimeout(*dbTimeout)
-	}
+	db.SetOpTimeout(*dbTimeout)
 	db.SetSessionCacheTTL(*sessionTTL)
+	clock := roster.SystemClock{} // the one clock of the store and the server
+	db.SetClock(clock)
 	// Listen before creating the first admin, so that a bad --addr does not
 	// spend the one printing of its password on a run that exits at once.
 	ln, err := net.Listen("tcp", *addr)
@@ -97,14 +97,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	if kind, target, _ := parseDB(*dbURL); kind == kindPostgres {
 		// Activities written through other instances wake this broker too.
-		workers.Go(func() { _ = postgres.Listen(brokerCtx, target, broker.Notify) })
+		workers.Go(func() { postgres.Listen(brokerCtx, target, broker.Notify, log) })
 	}
 	defer func() {
 		stopBroker()
 		workers.Wait()
 	}()
 
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker})
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, Clock: clock, TokenTTL: *ttl, Broker: broker})
 	srv := httpapi.NewHTTPServer(*addr, api, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
 
