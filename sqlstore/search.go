@@ -11,9 +11,10 @@ import (
 )
 
 // SearchUsers finds users whose folded username, email, first or last name
-// contains every term. Terms of three or more characters go through the
-// trigram index (users_fts); shorter terms are checked with instr on the
-// candidates, or, when every term is short, on a scan of the users table.
+// contains every term. Terms of three or more characters narrow the
+// candidates through the dialect's trigram index (SearchFrom); every term
+// is checked with strpos on the candidates, or, when every term is short,
+// on a scan of the users table.
 // The dialect may answer a search faster from an index of its own
 // (Dialect.SearchUsers: SQLite's search_grams for one short term).
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
