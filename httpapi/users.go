@@ -306,7 +306,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 		return err
 	}
 	me := viewer(r)
-	if !me.IsAdmin && me.ID != id {
+	if !roster.CanEditUser(me, id) {
 		// Non-admins learn nothing about other users' existence from writes.
 		if _, err := s.store.FindUserByID(r.Context(), id); err != nil {
 			return err
