@@ -51,7 +51,9 @@ func (o *outageStore) FindPasswordHash(ctx context.Context, id int64) (string, e
 // turns into a 400 or 403 with the database gone at that moment: the
 // answer must be the store's own failure (500 or 503), logged, never the
 // "wrong password", "unknown user" or "no access" of bad input.
-func TestOutageIsNotBadInput(t *testing.T) {
+func TestOutageIsNotBadInput(t *testing.T) { eachStore(t, testOutageIsNotBadInput) }
+
+func testOutageIsNotBadInput(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		method string

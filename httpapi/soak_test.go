@@ -54,7 +54,9 @@ func heapAfterGC() uint64 {
 	return m.HeapAlloc
 }
 
-func TestSoak(t *testing.T) {
+func TestSoak(t *testing.T) { eachStore(t, testSoak) }
+
+func testSoak(t *testing.T) {
 	dur, clients := 20*time.Second, 50
 	if os.Getenv("ROSTER_SOAK") == "1" {
 		dur, clients = 3*time.Minute, 200
@@ -200,7 +202,9 @@ func TestSoak(t *testing.T) {
 // TestSlowloris holds many connections that send their headers a byte at
 // a time: ReadHeaderTimeout (5 s) cuts each one, while ordinary requests
 // are served meanwhile.
-func TestSlowloris(t *testing.T) {
+func TestSlowloris(t *testing.T) { eachStore(t, testSlowloris) }
+
+func testSlowloris(t *testing.T) {
 	e := newEnv(t)
 	base := e.prodServer()
 	addr := strings.TrimPrefix(base, "http://")
