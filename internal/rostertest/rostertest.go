@@ -197,6 +197,6 @@ func (s *Server) CreateUser(ctx context.Context, username string, admin bool, pw
 // through login.
 func (s *Server) Token(ctx context.Context, id int64) (string, error) {
 	secret, hash := roster.NewTokenSecret()
-	err := s.DB.CreateToken(ctx, &roster.Token{UserID: id, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)})
+	err := s.DB.CreateToken(ctx, &roster.Token{UserID: id, Hash: hash, Prefix: roster.TokenPrefix(secret), ExpiresAt: time.Now().Add(time.Hour)})
 	return secret, err
 }
