@@ -146,7 +146,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	a.CloseStreams() // so Shutdown only waits for ordinary requests
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := api.Shutdown(sctx); err != nil { // streams on taken-over connections, which srv.Shutdown does not see
+	if err := a.API.Shutdown(sctx); err != nil { // streams on taken-over connections, which srv.Shutdown does not see
 		log.Warn("streams did not end in time; closed", "error", err.Error())
 	}
 	if err := srv.Shutdown(sctx); err != nil {
