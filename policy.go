@@ -1,13 +1,16 @@
 package roster
 
-// Permission rules for users, decided here once for every store and route.
+// Permission rules, decided here once for every store and route: handlers
+// gather the facts (the viewer, the target, roles, what exists) and ask one
+// of these functions; none of them does I/O.
 
 var errForbidden = &Error{Code: EFORBIDDEN, Message: "You do not have permission to perform this action."}
 
 // ErrForbidden returns the standard 403 error.
 func ErrForbidden() error { return errForbidden }
 
-// RequireAdmin allows only admins.
+// RequireAdmin allows only admins: creating and deleting users, creating
+// workspaces, and every change to groups and their members.
 func RequireAdmin(viewer *User) error {
 	if viewer == nil || !viewer.IsAdmin {
 		return errForbidden
@@ -15,17 +18,25 @@ func RequireAdmin(viewer *User) error {
 	return nil
 }
 
-// CanUpdateUser decides whether viewer may apply upd to target: a user may
-// edit itself and an admin anyone; only admins change isActive or isAdmin
-// (sending the current value is allowed); a password may be set on oneself
-// or, by an admin, on anyone. The caller checks currentPassword separately
-// (see NeedsCurrentPassword).
+// CanEditUser reports whether viewer may change user targetID at all: a
+// user may edit itself and an admin anyone. The HTTP layer asks it before
+// reading the body, so that a non-admin learns only whether the user exists
+// (404) or not its own (403); CanUpdateUser decides the fields.
+func CanEditUser(viewer *User, targetID int64) bool {
+	return viewer.IsAdmin || viewer.ID == targetID
+}
+
+// CanUpdateUser decides whether viewer may apply upd to target: only users
+// CanEditUser allows; only admins change isActive or isAdmin (sending the
+// current value is allowed); a password may be set on oneself or, by an
+// admin, on anyone. The caller checks currentPassword separately (see
+// NeedsCurrentPassword).
 func CanUpdateUser(viewer, target *User, upd UserUpdate) error {
+	if !CanEditUser(viewer, target.ID) {
+		return errForbidden
+	}
 	if viewer.IsAdmin {
 		return nil
-	}
-	if viewer.ID != target.ID {
-		return errForbidden
 	}
 	if upd.IsActive != nil && *upd.IsActive != target.IsActive {
 		return &Error{Code: EFORBIDDEN, Message: "Only an admin may change isActive."}
@@ -43,25 +54,60 @@ func NeedsCurrentPassword(viewer, target *User) bool {
 }
 
 // CanReadWorkspace allows admins and anyone with a role in the workspace.
+// A workspace the viewer cannot read is reported as absent, not forbidden.
 func CanReadWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role > NoRole }
 
 // CanManageWorkspace allows admins and the workspace's admins to change it
 // and its grants.
 func CanManageWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role >= RoleAdmin }
 
-// CanPostActivity decides whether viewer may post as actor into a workspace
-// (workspaceRole is the actor's role there, ignored when workspace is unset):
-// only admins act for others; an admin's actor still needs access (EINVALID),
-// while a user without access is forbidden.
-func CanPostActivity(viewer *User, actorID int64, hasWorkspace bool, actorRole Role) error {
-	if actorID != viewer.ID && !viewer.IsAdmin {
-		return &Error{Code: EFORBIDDEN, Message: "Only an admin may record activities for another user."}
+// ActivityPost is what CanPostActivity needs to know about an activity
+// being posted: its actor, and its workspace when it names one.
+type ActivityPost struct {
+	ActorID     int64
+	ActorExists bool
+	// HasWorkspace is set when the activity names a workspace;
+	// WorkspaceExists and ActorRole (the actor's role there) describe it.
+	HasWorkspace    bool
+	WorkspaceExists bool
+	ActorRole       Role
+}
+
+// CanRecordFor reports whether viewer may post activities with actorID as
+// their actor: its own, or anyone's for an admin. The HTTP layer asks it
+// before looking the actor up; CanPostActivity decides the rest.
+func CanRecordFor(viewer *User, actorID int64) bool {
+	return actorID == viewer.ID || viewer.IsAdmin
+}
+
+// CanPostActivity decides whether viewer may post the activity p: only
+// admins act for others (403), and only for users who exist (EINVALID). In a
+// workspace that does not exist, an admin gets EINVALID and anyone else the
+// 403 of a workspace without access, which does not tell it exists. An
+// admin's actor still needs access there (EINVALID), an admin posting as
+// itself does not, and a user posting as itself without access is forbidden.
+func CanPostActivity(viewer *User, p ActivityPost) error {
+	if !CanRecordFor(viewer, p.ActorID) {
+		return errForbidden
 	}
-	if !hasWorkspace || actorRole > NoRole || (actorID == viewer.ID && viewer.IsAdmin) {
+	if !p.ActorExists {
+		return FieldError(EINVALID, "actor", "Unknown user.")
+	}
+	if !p.HasWorkspace {
 		return nil
 	}
-	if actorID != viewer.ID {
+	self := p.ActorID == viewer.ID
+	switch {
+	case !p.WorkspaceExists && viewer.IsAdmin:
+		return FieldError(EINVALID, "workspace", "Unknown workspace.")
+	case !p.WorkspaceExists:
+		return errNoWorkspaceAccess
+	case p.ActorRole > NoRole || (self && viewer.IsAdmin):
+		return nil
+	case !self:
 		return FieldError(EINVALID, "workspace", "The actor has no access to this workspace.")
 	}
-	return &Error{Code: EFORBIDDEN, Message: "You do not have access to this workspace."}
+	return errNoWorkspaceAccess
 }
+
+var errNoWorkspaceAccess = &Error{Code: EFORBIDDEN, Message: "You do not have access to this workspace."}

@@ -16,8 +16,10 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/client"
 	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
 )
 
@@ -25,12 +27,12 @@ import (
 const adminPassword = "admin-pass-42"
 
 // server is a real Roster: the HTTP API on a fresh SQLite file, with a
-// stream broker, built as httpapi's own test harness builds it.
+// stream broker, wired by the shared test helper (internal/rostertest).
 type server struct {
+	*rostertest.Server
 	URL     string
-	srv     *httptest.Server
 	api     *httpapi.Server
-	db      *sqlite.DB
+	db      *sqlstore.DB
 	broker  *stream.Broker
 	hasher  *password.Hasher
 	AdminID int64
@@ -50,28 +52,14 @@ func startServer(dir string, cfg httpapi.Config, opts stream.Options, adminPW st
 		db.Close()
 		return nil, err
 	}
-	s := &server{db: db, hasher: password.NewHasher(2)}
-	s.broker = stream.NewBroker(db, opts)
-	if err := s.broker.Init(ctx); err != nil {
+	rs, err := rostertest.New(ctx, db, rostertest.Options{API: cfg, Stream: opts})
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	db.OnPublish(func(int64) { s.broker.Notify() })
-	brokerCtx, stopBroker := context.WithCancel(ctx)
-	brokerDone := make(chan struct{})
-	go func() {
-		defer close(brokerDone)
-		_ = s.broker.Run(brokerCtx)
-	}()
-	cfg.Store, cfg.Broker, cfg.Hasher = db, s.broker, s.hasher
-	s.api = httpapi.NewServer(cfg)
-	s.srv = httptest.NewServer(s.api)
-	s.URL = s.srv.URL
+	s := &server{Server: rs, URL: rs.URL, api: rs.API, db: db, broker: rs.Broker, hasher: rs.Hasher}
 	s.stop = func() {
-		s.broker.Close() // ends open streams, which would hold srv.Close
-		s.srv.Close()
-		stopBroker()
-		<-brokerDone
+		rs.Close()
 		db.Close()
 	}
 	admin, err := s.createUser("admin", true, adminPW)
@@ -107,27 +95,14 @@ func newServerPW(t *testing.T, cfg httpapi.Config, opts stream.Options, adminPW 
 
 // createUser stores a user directly (with a password when pw != "").
 func (s *server) createUser(username string, admin bool, pw string) (*roster.User, error) {
-	ctx := context.Background()
-	hash := ""
-	if pw != "" {
-		var err error
-		if hash, err = s.hasher.Hash(ctx, pw); err != nil {
-			return nil, err
-		}
-	}
-	u := &roster.User{Username: username, Email: strings.ToLower(username) + "@example.com", IsActive: true, IsAdmin: admin,
-		Timezone: "UTC", Locale: "en"}
-	if err := s.db.CreateUser(ctx, 0, u, hash); err != nil {
-		return nil, fmt.Errorf("create user %s: %w", username, err)
-	}
-	return u, nil
+	return s.CreateUser(context.Background(), username, admin, pw)
 }
 
 // token makes a bearer token for user id without going through login.
 func (s *server) token(t *testing.T, id int64) string {
 	t.Helper()
-	secret, hash := roster.NewTokenSecret()
-	if err := s.db.CreateToken(context.Background(), &roster.Token{UserID: id, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	secret, err := s.Token(context.Background(), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return secret

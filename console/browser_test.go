@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +19,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
-	"github.com/rosterhq/roster/httpapi"
-	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/sqlite"
-	"github.com/rosterhq/roster/stream"
 )
 
 // The browser tests drive the admin console and the docs page in headless
@@ -60,33 +57,9 @@ type site struct {
 func startSite(t *testing.T) *site {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	broker := stream.NewBroker(db, stream.Options{})
-	if err := broker.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	db.OnPublish(func(int64) { broker.Notify() })
-	brokerCtx, stopBroker := context.WithCancel(ctx)
-	brokerDone := make(chan struct{})
-	go func() {
-		defer close(brokerDone)
-		_ = broker.Run(brokerCtx)
-	}()
-	hasher := password.NewHasher(2)
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Broker: broker}))
-	t.Cleanup(func() {
-		broker.Close() // ends open streams, which would hold srv.Close
-		srv.Close()
-		stopBroker()
-		<-brokerDone
-		db.Close()
-	})
+	srv := rostertest.Start(t, rostertest.Options{})
+	db, hasher := srv.DB, srv.Hasher
+	var err error
 	s := &site{t: t, db: db, URL: srv.URL, users: map[string]int64{}}
 
 	for _, u := range []struct {

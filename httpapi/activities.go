@@ -306,33 +306,51 @@ func (s *Server) handleActivityCreate(w http.ResponseWriter, r *http.Request) er
 	if err := b.err(); err != nil {
 		return err
 	}
-	if a.ActorID != me.ID {
-		if err := roster.RequireAdmin(me); err != nil {
-			return err
-		}
-		if _, err := s.store.FindUserByID(r.Context(), a.ActorID); err != nil {
-			return roster.FieldError(roster.EINVALID, "actor", "Unknown user.")
-		}
+	post, err := s.activityPost(r, me, a)
+	if err != nil {
+		return err
 	}
-	role := roster.NoRole
-	if a.WorkspaceID != nil {
-		if role, err = s.store.WorkspaceRole(r.Context(), a.ActorID, *a.WorkspaceID); err != nil {
-			return err
-		}
-		if _, err := s.store.FindWorkspaceByID(r.Context(), *a.WorkspaceID); err != nil {
-			if !me.IsAdmin {
-				return roster.Errorf(roster.EFORBIDDEN, "You do not have access to this workspace.")
-			}
-			return roster.FieldError(roster.EINVALID, "workspace", "Unknown workspace.")
-		}
-	}
-	if err := roster.CanPostActivity(me, a.ActorID, a.WorkspaceID != nil, role); err != nil {
+	if err := roster.CanPostActivity(me, post); err != nil {
 		return err
 	}
 	if err := s.store.CreateActivity(r.Context(), a); err != nil {
 		return err
 	}
 	return encode(w, http.StatusCreated, activityOut(a))
+}
+
+// activityPost gathers what roster.CanPostActivity decides on: whether the
+// actor and the workspace exist and the actor's role there. Only "not
+// found" is a fact; any other error of the store is returned as it is.
+func (s *Server) activityPost(r *http.Request, me *roster.User, a *roster.Activity) (roster.ActivityPost, error) {
+	p := roster.ActivityPost{ActorID: a.ActorID, ActorExists: true, HasWorkspace: a.WorkspaceID != nil}
+	if !roster.CanRecordFor(me, a.ActorID) {
+		return p, nil // decided without looking anything up
+	}
+	if a.ActorID != me.ID {
+		_, err := s.store.FindUserByID(r.Context(), a.ActorID)
+		if roster.ErrorCode(err) == roster.ENOTFOUND {
+			p.ActorExists = false
+			return p, nil
+		} else if err != nil {
+			return p, err
+		}
+	}
+	if a.WorkspaceID == nil {
+		return p, nil
+	}
+	var err error
+	if p.ActorRole, err = s.store.WorkspaceRole(r.Context(), a.ActorID, *a.WorkspaceID); err != nil {
+		return p, err
+	}
+	_, err = s.store.FindWorkspaceByID(r.Context(), *a.WorkspaceID)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return p, nil
+	} else if err != nil {
+		return p, err
+	}
+	p.WorkspaceExists = true
+	return p, nil
 }
 
 // readObject decodes {"type", "id", "name"}: type required, all strings.

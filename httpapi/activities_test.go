@@ -193,7 +193,9 @@ func afToken(t *testing.T, e *env, u *roster.User, exp time.Time) string {
 
 // ---------------------------------------------------------------- POST
 
-func TestActivityCreate(t *testing.T) {
+func TestActivityCreate(t *testing.T) { eachStore(t, testActivityCreate) }
+
+func testActivityCreate(t *testing.T) {
 	e := newEnv(t)
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Add(123456789)
 	clock := afSetClock(e, at)
@@ -285,7 +287,9 @@ func TestActivityCreate(t *testing.T) {
 	}
 }
 
-func TestActivityCreateValidation(t *testing.T) {
+func TestActivityCreateValidation(t *testing.T) { eachStore(t, testActivityCreateValidation) }
+
+func testActivityCreateValidation(t *testing.T) {
 	e := newEnv(t)
 	tok := e.AdminToken
 	before := afCount(t, e, afUserFeed(e.Admin.ID)+"/count", tok)
@@ -367,7 +371,9 @@ func afMap(t *testing.T, s string) map[string]any {
 	return m
 }
 
-func TestActivityCreateAccess(t *testing.T) {
+func TestActivityCreateAccess(t *testing.T) { eachStore(t, testActivityCreateAccess) }
+
+func testActivityCreateAccess(t *testing.T) {
 	e := newEnv(t)
 	ws := wfNewWorkspace(t, e, "Docs")
 	alice := afUser(t, e, "alice") // viewer: any role means access
@@ -451,7 +457,9 @@ func TestActivityCreateAccess(t *testing.T) {
 
 // ---------------------------------------------------------------- recorded
 
-func TestSystemActivities(t *testing.T) {
+func TestSystemActivities(t *testing.T) { eachStore(t, testSystemActivities) }
+
+func testSystemActivities(t *testing.T) {
 	e := newEnv(t)
 	adminFeed := func(verb string) []afActivity { t.Helper(); return afVerbFeed(t, e, e.Admin.ID, verb) }
 
@@ -574,7 +582,9 @@ func TestSystemActivities(t *testing.T) {
 
 // ---------------------------------------------------------------- feeds
 
-func TestActivityFeedFilters(t *testing.T) {
+func TestActivityFeedFilters(t *testing.T) { eachStore(t, testActivityFeedFilters) }
+
+func testActivityFeedFilters(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	clock := afSetClock(e, now.Add(-10*time.Hour))
@@ -683,7 +693,9 @@ func TestActivityFeedFilters(t *testing.T) {
 	e.do("GET", afUserFeed(999)+"?page=5", aliceTok, nil).expect(t, http.StatusNotFound)
 }
 
-func TestActivityFeedBeforeWalk(t *testing.T) {
+func TestActivityFeedBeforeWalk(t *testing.T) { eachStore(t, testActivityFeedBeforeWalk) }
+
+func testActivityFeedBeforeWalk(t *testing.T) {
 	e := newEnv(t)
 	alice := afUser(t, e, "alice")
 	aliceTok := e.token(alice)
@@ -739,7 +751,9 @@ func TestActivityFeedBeforeWalk(t *testing.T) {
 	}
 }
 
-func TestWorkspaceActivityFeed(t *testing.T) {
+func TestWorkspaceActivityFeed(t *testing.T) { eachStore(t, testWorkspaceActivityFeed) }
+
+func testWorkspaceActivityFeed(t *testing.T) {
 	e := newEnv(t)
 	ws, other := wfNewWorkspace(t, e, "Team"), wfNewWorkspace(t, e, "Other")
 	alice := afUser(t, e, "alice")
@@ -825,7 +839,9 @@ type afActiveWorkspace struct {
 	ActivityCount int      `json:"activityCount"`
 }
 
-func TestActiveWorkspaces(t *testing.T) {
+func TestActiveWorkspaces(t *testing.T) { eachStore(t, testActiveWorkspaces) }
+
+func testActiveWorkspaces(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now().UTC().Truncate(time.Second).Add(654321 * time.Microsecond)
 	clock := afSetClock(e, now)

@@ -69,7 +69,9 @@ func expectFieldMessage(t *testing.T, fe map[string]any, field, msg string) {
 	}
 }
 
-func TestLoginWithUsernameAndEmail(t *testing.T) {
+func TestLoginWithUsernameAndEmail(t *testing.T) { eachStore(t, testLoginWithUsernameAndEmail) }
+
+func testLoginWithUsernameAndEmail(t *testing.T) {
 	e := newEnv(t)
 	carol := e.createUser("Carol", false, "carol-pass-1")
 	before := time.Now().UTC()
@@ -140,7 +142,9 @@ func TestLoginWithUsernameAndEmail(t *testing.T) {
 	expectUnauthorized(t, e.login("carol", "CAROL-PASS-1"))
 }
 
-func TestLoginFailuresLookAlike(t *testing.T) {
+func TestLoginFailuresLookAlike(t *testing.T) { eachStore(t, testLoginFailuresLookAlike) }
+
+func testLoginFailuresLookAlike(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("dave", false, "dave-pass-1")
 	inactive := e.createUser("ivan", false, "ivan-pass-1")
@@ -188,7 +192,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	}
 }
 
-func TestLoginBadBodies(t *testing.T) {
+func TestLoginBadBodies(t *testing.T) { eachStore(t, testLoginBadBodies) }
+
+func testLoginBadBodies(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("POST", "/api/v3/auth/token", "", map[string]any{}).expect(t, http.StatusBadRequest)
 	fe := fieldErrors(t, r)
@@ -234,7 +240,9 @@ func TestLoginBadBodies(t *testing.T) {
 	}
 }
 
-func TestLogoutRevokesOnlyThatToken(t *testing.T) {
+func TestLogoutRevokesOnlyThatToken(t *testing.T) { eachStore(t, testLogoutRevokesOnlyThatToken) }
+
+func testLogoutRevokesOnlyThatToken(t *testing.T) {
 	e := newEnv(t)
 	tok := e.loginToken("admin", "adminpass")
 	e.do("GET", "/api/v3/users/me", tok, nil).expect(t, http.StatusOK)
@@ -250,7 +258,9 @@ func TestLogoutRevokesOnlyThatToken(t *testing.T) {
 	e.do("GET", "/api/v3/users/me", e.AdminToken, nil).expect(t, http.StatusOK)
 }
 
-func TestExpiredTokens(t *testing.T) {
+func TestExpiredTokens(t *testing.T) { eachStore(t, testExpiredTokens) }
+
+func testExpiredTokens(t *testing.T) {
 	e := newEnv(t)
 	clock := installClock(e)
 	loginTok := e.loginToken("admin", "adminpass")
@@ -271,7 +281,9 @@ func TestExpiredTokens(t *testing.T) {
 	e.do("GET", "/api/v3/users/me", e.loginToken("admin", "adminpass"), nil).expect(t, http.StatusOK)
 }
 
-func TestTokenOfDeactivatedUser(t *testing.T) {
+func TestTokenOfDeactivatedUser(t *testing.T) { eachStore(t, testTokenOfDeactivatedUser) }
+
+func testTokenOfDeactivatedUser(t *testing.T) {
 	e := newEnv(t)
 	erin := e.createUser("erin", false, "erin-pass-1")
 	tok := e.loginToken("erin", "erin-pass-1")
@@ -284,7 +296,9 @@ func TestTokenOfDeactivatedUser(t *testing.T) {
 	expectUnauthorized(t, e.login("erin", "erin-pass-1"))
 }
 
-func TestTokenOfDeletedUser(t *testing.T) {
+func TestTokenOfDeletedUser(t *testing.T) { eachStore(t, testTokenOfDeletedUser) }
+
+func testTokenOfDeletedUser(t *testing.T) {
 	e := newEnv(t)
 	frank := e.createUser("frank", false, "frank-pass-1")
 	tok := e.loginToken("frank", "frank-pass-1")
@@ -301,7 +315,9 @@ func TestTokenOfDeletedUser(t *testing.T) {
 	expectUnauthorized(t, e.do("GET", "/api/v3/users/me", tok, nil))
 }
 
-func TestBadAuthorization(t *testing.T) {
+func TestBadAuthorization(t *testing.T) { eachStore(t, testBadAuthorization) }
+
+func testBadAuthorization(t *testing.T) {
 	e := newEnv(t)
 	valid := e.AdminToken
 	for name, h := range map[string]string{
@@ -344,7 +360,9 @@ func failLogins(t *testing.T, e *env, username string, n int) {
 	}
 }
 
-func TestLoginThrottle(t *testing.T) {
+func TestLoginThrottle(t *testing.T) { eachStore(t, testLoginThrottle) }
+
+func testLoginThrottle(t *testing.T) {
 	e := newEnv(t)
 	clock := installClock(e)
 	e.createUser("gina", false, "gina-pass-1")
@@ -379,7 +397,9 @@ func TestLoginThrottle(t *testing.T) {
 	e.loginToken("gina", "gina-pass-1")
 }
 
-func TestLoginThrottleResetBySuccess(t *testing.T) {
+func TestLoginThrottleResetBySuccess(t *testing.T) { eachStore(t, testLoginThrottleResetBySuccess) }
+
+func testLoginThrottleResetBySuccess(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("iris", false, "iris-pass-1")
 
@@ -394,7 +414,9 @@ func TestLoginThrottleResetBySuccess(t *testing.T) {
 // TestLoginThrottleConcurrent sends a burst of wrong passwords at once: no
 // more than the limit may be judged (401); the rest are 429, and the right
 // password afterwards is locked out too.
-func TestLoginThrottleConcurrent(t *testing.T) {
+func TestLoginThrottleConcurrent(t *testing.T) { eachStore(t, testLoginThrottleConcurrent) }
+
+func testLoginThrottleConcurrent(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("jack", false, "jack-pass-1")
 	const n = roster.MaxLoginFailures + 10

@@ -395,7 +395,9 @@ type azRow struct {
 	fresh  bool // the request uses a new token of the principal (it is revoked)
 }
 
-func TestAuthorizationMatrix(t *testing.T) {
+func TestAuthorizationMatrix(t *testing.T) { eachStore(t, testAuthorizationMatrix) }
+
+func testAuthorizationMatrix(t *testing.T) {
 	w := azSetup(t)
 	rows := w.matrix()
 
@@ -1163,6 +1165,10 @@ func (w *azWorld) checkProbe(t *testing.T, c *azCell, r *resp, ws int64) {
 // TestAuthorizationAccessTokenOnlyOnStream: ?access_token= authenticates the
 // stream and nothing else.
 func TestAuthorizationAccessTokenOnlyOnStream(t *testing.T) {
+	eachStore(t, testAuthorizationAccessTokenOnlyOnStream)
+}
+
+func testAuthorizationAccessTokenOnlyOnStream(t *testing.T) {
 	w := azSetup(t)
 	tok := w.tokens[pViewer]
 	for _, path := range []string{"/api/v3/users/me", azPath("/api/v3/users/%d/activities", w.alice.ID),
@@ -1352,7 +1358,9 @@ func (w *azWorld) agree(t *testing.T, label string, viewer *roster.User, token s
 	}
 }
 
-func TestVisibilityAgreement(t *testing.T) {
+func TestVisibilityAgreement(t *testing.T) { eachStore(t, testVisibilityAgreement) }
+
+func testVisibilityAgreement(t *testing.T) {
 	w := azSetup(t)
 	first := w.visible(t, w.e.Admin.ID, func(a *roster.Activity) bool { return a.ActorID == w.alice.ID })
 	resume := first[len(first)-1] - 1 // just before alice's oldest activity
@@ -1428,6 +1436,10 @@ func TestVisibilityAgreement(t *testing.T) {
 // in the workspace feed, shown with a null username, while every read of
 // the user itself is 404.
 func TestDeletedActorStaysInWorkspaceFeed(t *testing.T) {
+	eachStore(t, testDeletedActorStaysInWorkspaceFeed)
+}
+
+func testDeletedActorStaysInWorkspaceFeed(t *testing.T) {
 	w := azSetup(t)
 	gone := w.users[pDeleted]
 	var goneIDs []int64
@@ -1477,7 +1489,9 @@ func TestDeletedActorStaysInWorkspaceFeed(t *testing.T) {
 // TestVisibilityAfterDemotion: an admin demoted while its stream is open
 // sees from then on only what a non-admin may see, on the stream as on
 // every other read.
-func TestVisibilityAfterDemotion(t *testing.T) {
+func TestVisibilityAfterDemotion(t *testing.T) { eachStore(t, testVisibilityAfterDemotion) }
+
+func testVisibilityAfterDemotion(t *testing.T) {
 	w := azSetup(t)
 	boss := w.env(t).createUser("boss", true, "")
 	w.m.live[boss.ID], w.m.admins[boss.ID] = true, true

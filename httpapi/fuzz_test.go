@@ -13,21 +13,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/httpapi"
-	"github.com/rosterhq/roster/password"
-	"github.com/rosterhq/roster/postgres"
-	"github.com/rosterhq/roster/postgres/pgtest"
-	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/sqlstore"
-	"github.com/rosterhq/roster/stream"
 )
 
 // fuzzWorld is a server on a store with an admin, two users (alice is a
@@ -43,40 +36,30 @@ type fuzzWorld struct {
 	adminPass, alicePass  string
 }
 
-func newFuzzWorld(f *testing.F) *fuzzWorld {
+// newFuzzWorlds returns one fuzz world per store of the matrix (SQLite,
+// and PostgreSQL when ROSTER_TEST_POSTGRES is set; .ci/run fuzzes with
+// ROSTER_TEST_STORE=sqlite, one world). Built the same way, their users,
+// workspace and group have the same ids in every world.
+func newFuzzWorlds(f *testing.F) []*fuzzWorld {
+	f.Helper()
+	var worlds []*fuzzWorld
+	for _, kind := range rostertest.Stores() {
+		worlds = append(worlds, newFuzzWorld(f, kind))
+	}
+	return worlds
+}
+
+func newFuzzWorld(f *testing.F, kind string) *fuzzWorld {
 	f.Helper()
 	ctx := context.Background()
-	var db *sqlstore.DB
-	var err error
-	if os.Getenv(storeEnv) == "postgres" {
-		db, err = postgres.Open(ctx, pgtest.URL(f), postgres.Options{MaxConns: 4})
-	} else {
-		db, err = sqlite.Open(ctx, filepath.Join(f.TempDir(), "roster.db"))
-	}
+	db := rostertest.OpenKind(f, kind)
+	s, err := rostertest.New(ctx, db, rostertest.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		f.Fatal(err)
-	}
-	broker := stream.NewBroker(db, stream.Options{})
-	if err := broker.Init(ctx); err != nil {
-		f.Fatal(err)
-	}
-	db.OnPublish(func(int64) { broker.Notify() })
-	bctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = broker.Run(bctx) }()
-	hasher := password.NewHasher(2)
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Broker: broker})
-	w := &fuzzWorld{db: db, h: api, srv: httptest.NewServer(api), adminPass: "adminpass", alicePass: "alicepass"}
-	f.Cleanup(func() {
-		broker.Close()
-		w.srv.Close()
-		stop()
-		<-done
-	})
+	f.Cleanup(s.Close)
+	hasher := s.Hasher
+	w := &fuzzWorld{db: db, h: s.API, srv: s.HTTP, adminPass: "adminpass", alicePass: "alicepass"}
 	mk := func(name string, admin bool, pw string) *roster.User {
 		hash := ""
 		if pw != "" {
@@ -204,7 +187,7 @@ func addBodySeeds(f *testing.F, extra []string, prefix ...any) {
 }
 
 func FuzzUserBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	extra := []string{
 		`{"username":"new1","email":"new1@example.com","password":"long enough"}`,
 		`{"username":"x","email":"x@example.com","isAdmin":true,"isActive":false,"id":99,"dateJoined":"2020-01-01T00:00:00Z"}`,
@@ -219,86 +202,97 @@ func FuzzUserBody(f *testing.F) {
 		addBodySeeds(f, extra, op, op%2 == 0)
 	}
 	f.Fuzz(func(t *testing.T, op uint8, admin bool, body string) {
-		switch op % 4 {
-		case 0:
-			w.serve(t, "POST", "/api/v3/users", "", w.token(admin), body)
-		case 1:
-			w.serve(t, "PUT", "/api/v3/users/"+id(w.victim.ID), "", w.token(admin), body)
-		case 2:
-			w.serve(t, "PATCH", "/api/v3/users/"+id(w.victim.ID), "", w.token(admin), body)
-		case 3:
-			w.serve(t, "PATCH", "/api/v3/users/"+id(w.alice.ID), "", w.aliceTok, body)
+		for _, w := range worlds {
+			switch op % 4 {
+			case 0:
+				w.serve(t, "POST", "/api/v3/users", "", w.token(admin), body)
+			case 1:
+				w.serve(t, "PUT", "/api/v3/users/"+id(w.victim.ID), "", w.token(admin), body)
+			case 2:
+				w.serve(t, "PATCH", "/api/v3/users/"+id(w.victim.ID), "", w.token(admin), body)
+			case 3:
+				w.serve(t, "PATCH", "/api/v3/users/"+id(w.alice.ID), "", w.aliceTok, body)
+			}
 		}
 	})
 }
 
 func FuzzLoginBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	addBodySeeds(f, []string{
 		`{"username":"admin","password":"adminpass"}`, `{"username":"ALICE@example.com","password":"alicepass"}`,
 		`{"username":"nobody","password":"whatever1"}`, `{"username":"admin"}`, `{"username":1,"password":true}`,
 		`{"username":"admin","password":"adminpass","extra":1}`, `{"username":"","password":""}`,
 	})
 	f.Fuzz(func(t *testing.T, body string) {
-		status := w.serve(t, "POST", "/api/v3/auth/token", "", "", body)
-		switch status {
-		case http.StatusCreated, http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge,
-			http.StatusUnsupportedMediaType, http.StatusTooManyRequests:
-		default:
-			t.Fatalf("login answered %d to %q", status, trunc(body))
+		for _, w := range worlds {
+			status := w.serve(t, "POST", "/api/v3/auth/token", "", "", body)
+			switch status {
+			case http.StatusCreated, http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge,
+				http.StatusUnsupportedMediaType, http.StatusTooManyRequests:
+			default:
+				t.Fatalf("login answered %d to %q", status, trunc(body))
+			}
 		}
 	})
 }
 
 func FuzzWorkspaceBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	extra := []string{`{"name":"Marketing"}`, `{"name":"M","slug":"m-1"}`, `{"slug":"Bad Slug"}`, `{"name":""}`,
 		`{"name":"` + strings.Repeat("n", 300) + `"}`, `{"name":"x","slug":"w"}`, `{"id":5,"createdAt":"x","name":"y"}`}
 	for _, patch := range []bool{false, true} {
 		addBodySeeds(f, extra, patch, true)
 	}
 	f.Fuzz(func(t *testing.T, patch, admin bool, body string) {
-		if patch {
-			w.serve(t, "PATCH", "/api/v3/workspaces/"+id(w.ws), "", w.token(admin), body)
-		} else {
-			w.serve(t, "POST", "/api/v3/workspaces", "", w.token(admin), body)
+		for _, w := range worlds {
+			if patch {
+				w.serve(t, "PATCH", "/api/v3/workspaces/"+id(w.ws), "", w.token(admin), body)
+			} else {
+				w.serve(t, "POST", "/api/v3/workspaces", "", w.token(admin), body)
+			}
 		}
 	})
 }
 
 func FuzzGroupBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	extra := []string{`{"name":"design"}`, `{"name":"G"}`, `{"name":""}`, `{"name":7}`, `{"memberCount":3,"name":"z"}`}
 	for _, patch := range []bool{false, true} {
 		addBodySeeds(f, extra, patch, true)
 	}
 	f.Fuzz(func(t *testing.T, patch, admin bool, body string) {
-		if patch {
-			w.serve(t, "PATCH", "/api/v3/groups/"+id(w.group), "", w.token(admin), body)
-		} else {
-			w.serve(t, "POST", "/api/v3/groups", "", w.token(admin), body)
+		for _, w := range worlds {
+			if patch {
+				w.serve(t, "PATCH", "/api/v3/groups/"+id(w.group), "", w.token(admin), body)
+			} else {
+				w.serve(t, "POST", "/api/v3/groups", "", w.token(admin), body)
+			}
 		}
 	})
 }
 
 func FuzzGrantBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	extra := []string{`{"role":"viewer"}`, `{"role":"member"}`, `{"role":"admin"}`, `{"role":"owner"}`, `{"role":null}`,
 		`{"role":"viewer","subject":{"type":"user","id":1}}`}
 	for _, group := range []bool{false, true} {
 		addBodySeeds(f, extra, group, true)
 	}
 	f.Fuzz(func(t *testing.T, group, admin bool, body string) {
-		path := "/api/v3/workspaces/" + id(w.ws) + "/permissions/users/" + id(w.bob.ID)
-		if group {
-			path = "/api/v3/workspaces/" + id(w.ws) + "/permissions/groups/" + id(w.group)
+		for _, w := range worlds {
+			path := "/api/v3/workspaces/" + id(w.ws) + "/permissions/users/" + id(w.bob.ID)
+			if group {
+				path = "/api/v3/workspaces/" + id(w.ws) + "/permissions/groups/" + id(w.group)
+			}
+			w.serve(t, "PUT", path, "", w.token(admin), body)
 		}
-		w.serve(t, "PUT", path, "", w.token(admin), body)
 	})
 }
 
 func FuzzActivityBody(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
+	w := worlds[0] // for the seeds: the ids are the same in every world
 	ws := id(w.ws)
 	addBodySeeds(f, []string{
 		`{"verb":"document.created","object":{"type":"document","id":"d-77","name":"Q3"},"workspace":` + ws + `,"data":{"k":[1,2]}}`,
@@ -311,7 +305,9 @@ func FuzzActivityBody(f *testing.F) {
 		`{"verb":"a","data":` + strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000) + `}`,
 	}, true)
 	f.Fuzz(func(t *testing.T, admin bool, body string) {
-		w.serve(t, "POST", "/api/v3/activities", "", w.token(admin), body)
+		for _, w := range worlds {
+			w.serve(t, "POST", "/api/v3/activities", "", w.token(admin), body)
+		}
 	})
 }
 
@@ -325,7 +321,7 @@ var queryRoutes = []string{
 }
 
 func FuzzQueryParams(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	queries := []string{
 		"", "page=2", "page=0", "page=-1", "page=abc", "page=99999999999999999999", "page_size=1000000", "page_size=0",
 		"page_size=99999999999999999999999", "page=4611686018427387904&page_size=2", "page=1&page=2&page_size=1&page_size=x",
@@ -346,15 +342,17 @@ func FuzzQueryParams(f *testing.F) {
 		f.Add(uint8(2), p, "", true)
 	}
 	f.Fuzz(func(t *testing.T, route uint8, pathID, query string, admin bool) {
-		path := queryRoutes[int(route)%len(queryRoutes)]
-		repl := strings.NewReplacer("{u}", id(w.alice.ID), "{w}", id(w.ws), "{g}", id(w.group))
-		if pathID != "" {
-			if strings.ContainsAny(pathID, "/?#") || !utf8Valid(pathID) {
-				return // not one path segment
+		for _, w := range worlds {
+			path := queryRoutes[int(route)%len(queryRoutes)]
+			repl := strings.NewReplacer("{u}", id(w.alice.ID), "{w}", id(w.ws), "{g}", id(w.group))
+			if pathID != "" {
+				if strings.ContainsAny(pathID, "/?#") || !utf8Valid(pathID) {
+					return // not one path segment
+				}
+				repl = strings.NewReplacer("{u}", pathID, "{w}", pathID, "{g}", pathID)
 			}
-			repl = strings.NewReplacer("{u}", pathID, "{w}", pathID, "{g}", pathID)
+			w.serve(t, "GET", repl.Replace(path), query, w.token(admin), "")
 		}
-		w.serve(t, "GET", repl.Replace(path), query, w.token(admin), "")
 	})
 }
 
@@ -363,7 +361,7 @@ func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 // FuzzStreamParams opens real streams (the handler runs until the client
 // leaves) with fuzzed filters and resume points.
 func FuzzStreamParams(f *testing.F) {
-	w := newFuzzWorld(f)
+	worlds := newFuzzWorlds(f)
 	for _, s := range [][2]string{
 		{"", ""}, {"lastEventId=0", ""}, {"lastEventId=-1", ""}, {"lastEventId=abc", ""}, {"", "3"}, {"", "-3"},
 		{"", "99999999999999999999"}, {"verb=doc.*&workspace=1", "0"}, {"since=2026-01-01T00:00:00Z", ""}, {"before=1", ""},
@@ -374,37 +372,39 @@ func FuzzStreamParams(f *testing.F) {
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	f.Fuzz(func(t *testing.T, query, lastEventID string, admin bool) {
-		req, err := http.NewRequest("GET", w.srv.URL+"/api/v3/users/"+id(w.alice.ID)+"/stream", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []byte(query) {
-			if c <= ' ' || c >= 0x7f || c == '#' {
-				return // not a query a client sends unescaped
+		for _, w := range worlds {
+			req, err := http.NewRequest("GET", w.srv.URL+"/api/v3/users/"+id(w.alice.ID)+"/stream", nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		req.URL.RawQuery = query
-		req.Header.Set("Authorization", "Bearer "+w.token(admin))
-		if lastEventID != "" {
-			if !httpHeaderValueOK(lastEventID) {
-				return // the client refuses to send it
+			for _, c := range []byte(query) {
+				if c <= ' ' || c >= 0x7f || c == '#' {
+					return // not a query a client sends unescaped
+				}
 			}
-			req.Header.Set("Last-Event-ID", lastEventID)
-		}
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("stream %q %q: %v", query, lastEventID, err)
-		}
-		defer res.Body.Close()
-		var body []byte
-		if res.StatusCode == http.StatusOK {
-			if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
-				t.Fatalf("stream answered 200 with Content-Type %q", ct)
+			req.URL.RawQuery = query
+			req.Header.Set("Authorization", "Bearer "+w.token(admin))
+			if lastEventID != "" {
+				if !httpHeaderValueOK(lastEventID) {
+					return // the client refuses to send it
+				}
+				req.Header.Set("Last-Event-ID", lastEventID)
 			}
-		} else {
-			body, _ = io.ReadAll(res.Body)
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("stream %q %q: %v", query, lastEventID, err)
+			}
+			defer res.Body.Close()
+			var body []byte
+			if res.StatusCode == http.StatusOK {
+				if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+					t.Fatalf("stream answered 200 with Content-Type %q", ct)
+				}
+			} else {
+				body, _ = io.ReadAll(res.Body)
+			}
+			w.check(t, "stream ?"+query+" Last-Event-ID "+lastEventID, res.StatusCode, res.Header, body)
 		}
-		w.check(t, "stream ?"+query+" Last-Event-ID "+lastEventID, res.StatusCode, res.Header, body)
 	})
 }
 

@@ -14,15 +14,17 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/password"
-	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
 )
 
-// env is one test's Roster: a real HTTP server on a fresh SQLite file.
+// env is one test's Roster: a real HTTP server on a fresh store (SQLite,
+// or PostgreSQL in the store matrix's PostgreSQL subtests).
 type env struct {
 	t      *testing.T
-	db     *sqlite.DB
+	db     *sqlstore.DB
 	srv    *httptest.Server
 	URL    string
 	hasher *password.Hasher
@@ -53,40 +55,18 @@ func newEnvWith(t *testing.T, cfg httpapi.Config) *env {
 // intervals, queues or per-user caps for the stream tests.
 func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	t.Helper()
-	ctx := context.Background()
-	db := openTestStore(t)
-	e := &env{t: t, db: db, hasher: password.NewHasher(2), clock: &envClock{}}
-	db.SetClock(e.clock)
-	if cfg.Broker == nil {
-		cfg.Broker = stream.NewBroker(db, opts)
+	db := rostertest.Open(t)
+	clock := &envClock{}
+	db.SetClock(clock)
+	if cfg.Clock == nil {
+		cfg.Clock = clock
 	}
-	e.broker = cfg.Broker
-	if err := e.broker.Init(ctx); err != nil {
+	s, err := rostertest.New(context.Background(), db, rostertest.Options{API: cfg, Stream: opts})
+	if err != nil {
 		t.Fatal(err)
 	}
-	db.OnPublish(func(int64) { e.broker.Notify() })
-	brokerCtx, stopBroker := context.WithCancel(ctx)
-	brokerDone := make(chan struct{})
-	go func() {
-		defer close(brokerDone)
-		_ = e.broker.Run(brokerCtx)
-	}()
-	t.Cleanup(func() {
-		stopBroker()
-		<-brokerDone
-	})
-	cfg.Store, cfg.Hasher = db, e.hasher
-	if cfg.Clock == nil {
-		cfg.Clock = e.clock
-	}
-	api := httpapi.NewServer(cfg)
-	e.srv = httptest.NewServer(api)
-	e.URL = e.srv.URL
-	t.Cleanup(func() {
-		e.broker.Close() // ends open streams, which would hold srv.Close
-		e.srv.Close()
-		db.Close()
-	})
+	t.Cleanup(s.Close)
+	e := &env{t: t, db: db, srv: s.HTTP, URL: s.URL, hasher: s.Hasher, broker: s.Broker, clock: clock}
 	e.Admin = e.createUser("admin", true, "adminpass")
 	e.AdminToken = e.token(e.Admin)
 	return e

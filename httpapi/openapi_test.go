@@ -2,12 +2,10 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,7 +13,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi"
-	"github.com/rosterhq/roster/sqlite"
+	"github.com/rosterhq/roster/internal/rostertest"
 )
 
 // openAPIDoc is the part of the OpenAPI document the route checks read.
@@ -65,19 +63,10 @@ func documentedOperations(t *testing.T, doc openAPIDoc) map[string]bool {
 	return ops
 }
 
-// newOpenAPIServer is a server on a fresh SQLite file, for route checks.
+// newOpenAPIServer is a server on a fresh store, for route checks.
 func newOpenAPIServer(t *testing.T) *httpapi.Server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return httpapi.NewServer(httpapi.Config{Store: db})
+	return rostertest.Start(t, rostertest.Options{}).API
 }
 
 // outsideAPI reports whether a registered route lies outside the documented
@@ -93,7 +82,9 @@ func outsideAPI(pattern string) bool {
 // TestOpenAPIDescribesEveryRoute holds the document and the router to each
 // other: every registered route is documented and every documented
 // operation is registered.
-func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+func TestOpenAPIDescribesEveryRoute(t *testing.T) { eachStore(t, testOpenAPIDescribesEveryRoute) }
+
+func testOpenAPIDescribesEveryRoute(t *testing.T) {
 	doc := parseOpenAPI(t, api.OpenAPI)
 	ops := documentedOperations(t, doc)
 	srv := newOpenAPIServer(t)
@@ -127,7 +118,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 
 // TestOpenAPIServed checks that /api/v3/openapi.json serves the embedded
 // document as it is, without authentication.
-func TestOpenAPIServed(t *testing.T) {
+func TestOpenAPIServed(t *testing.T) { eachStore(t, testOpenAPIServed) }
+
+func testOpenAPIServed(t *testing.T) {
 	ts := httptest.NewServer(newOpenAPIServer(t))
 	defer ts.Close()
 	res, err := http.Get(ts.URL + "/api/v3/openapi.json")
@@ -154,7 +147,9 @@ func TestOpenAPIServed(t *testing.T) {
 // TestOpenAPISecurity checks the document's security against the server:
 // routes marked security: [] answer without a token, every other registered
 // route answers 401 with WWW-Authenticate when there is none.
-func TestOpenAPISecurity(t *testing.T) {
+func TestOpenAPISecurity(t *testing.T) { eachStore(t, testOpenAPISecurity) }
+
+func testOpenAPISecurity(t *testing.T) {
 	doc := parseOpenAPI(t, api.OpenAPI)
 	if len(doc.Security) != 1 || doc.Security[0]["bearerAuth"] == nil {
 		t.Fatalf("global security = %v, want [{bearerAuth: []}]", doc.Security)

@@ -33,7 +33,9 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-func TestHealthAndReadiness(t *testing.T) {
+func TestHealthAndReadiness(t *testing.T) { eachStore(t, testHealthAndReadiness) }
+
+func testHealthAndReadiness(t *testing.T) {
 	e := newEnv(t)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		r := e.do("GET", path, "", nil).expect(t, http.StatusOK)
@@ -47,7 +49,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	e.do("POST", "/healthz", "", nil).expect(t, http.StatusMethodNotAllowed)
 }
 
-func TestMetrics(t *testing.T) {
+func TestMetrics(t *testing.T) { eachStore(t, testMetrics) }
+
+func testMetrics(t *testing.T) {
 	e := newEnv(t)
 	e.do("GET", "/api/v3/users/me", e.AdminToken, nil).expect(t, http.StatusOK)
 	e.do("GET", "/api/v3/users/me", e.AdminToken, nil).expect(t, http.StatusOK)
@@ -76,7 +80,9 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestOpenAPIServedWithoutAuth(t *testing.T) {
+func TestOpenAPIServedWithoutAuth(t *testing.T) { eachStore(t, testOpenAPIServedWithoutAuth) }
+
+func testOpenAPIServedWithoutAuth(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("GET", "/api/v3/openapi.json", "", nil).expect(t, http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -93,7 +99,9 @@ func TestOpenAPIServedWithoutAuth(t *testing.T) {
 	e.do("GET", "/api/v3/openapi.json", "garbage", nil).expect(t, http.StatusOK)
 }
 
-func TestLogsHoldNoSecrets(t *testing.T) {
+func TestLogsHoldNoSecrets(t *testing.T) { eachStore(t, testLogsHoldNoSecrets) }
+
+func testLogsHoldNoSecrets(t *testing.T) {
 	var logs logBuffer
 	e := newEnvWith(t, httpapi.Config{Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	const pw, wrongPw, newPw = "Kept-Secret-Pw-1", "Wrong-Secret-Pw-2", "Next-Secret-Pw-3"

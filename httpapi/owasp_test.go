@@ -54,7 +54,9 @@ func (e *env) mustWorkspace(name string, grants map[*roster.User]roster.Role) in
 
 // TestOWASPObjectLevel: alice guesses ids of a workspace she has no access
 // to and of bob's activities there; every answer looks like "absent".
-func TestOWASPObjectLevel(t *testing.T) {
+func TestOWASPObjectLevel(t *testing.T) { eachStore(t, testOWASPObjectLevel) }
+
+func testOWASPObjectLevel(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.createUser("alice", false, ""), e.createUser("bob", false, "")
 	aTok, bTok := e.token(alice), e.token(bob)
@@ -143,7 +145,9 @@ func TestOWASPObjectLevel(t *testing.T) {
 
 // TestOWASPMassAssignment: a non-admin cannot set isAdmin or isActive, and
 // read-only fields (id, dateJoined, ...) echoed back are ignored.
-func TestOWASPMassAssignment(t *testing.T) {
+func TestOWASPMassAssignment(t *testing.T) { eachStore(t, testOWASPMassAssignment) }
+
+func testOWASPMassAssignment(t *testing.T) {
 	e := newEnv(t)
 	alice, bob := e.createUser("alice", false, ""), e.createUser("bob", false, "")
 	tok := e.token(alice)
@@ -200,7 +204,9 @@ func TestOWASPMassAssignment(t *testing.T) {
 // TestOWASPEveryMethodOnEveryRoute sends every method to every route
 // anonymously: registered methods answer 401 (or their public answer),
 // others 405 with an Allow header listing exactly the registered ones.
-func TestOWASPEveryMethodOnEveryRoute(t *testing.T) {
+func TestOWASPEveryMethodOnEveryRoute(t *testing.T) { eachStore(t, testOWASPEveryMethodOnEveryRoute) }
+
+func testOWASPEveryMethodOnEveryRoute(t *testing.T) {
 	e := newEnv(t)
 	patterns := httpapi.NewServer(httpapi.Config{Store: e.db}).Routes()
 	type route struct{ method, path string }
@@ -303,7 +309,9 @@ func (e *env) chunked(method, path, token, body string) *resp {
 
 // TestOWASPResourceConsumption: huge page sizes, bodies, nesting and query
 // strings are refused or clamped, never a 5xx.
-func TestOWASPResourceConsumption(t *testing.T) {
+func TestOWASPResourceConsumption(t *testing.T) { eachStore(t, testOWASPResourceConsumption) }
+
+func testOWASPResourceConsumption(t *testing.T) {
 	e := newEnv(t)
 	alice := e.createUser("alice", false, "")
 	ws := e.mustWorkspace("W", map[*roster.User]roster.Role{alice: roster.RoleMember})
@@ -398,6 +406,10 @@ func TestOWASPResourceConsumption(t *testing.T) {
 // verify one argon2id hash). Medians of interleaved attempts must be within
 // 50% of each other: generous, since the machine is shared.
 func TestOWASPLoginFailuresIndistinguishable(t *testing.T) {
+	eachStore(t, testOWASPLoginFailuresIndistinguishable)
+}
+
+func testOWASPLoginFailuresIndistinguishable(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("dave", false, "dave-pass-1")
 	const n = 10

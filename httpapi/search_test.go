@@ -70,7 +70,9 @@ func (e *env) expectSearch(q string, want ...*roster.User) {
 	}
 }
 
-func TestSearchQueryValidation(t *testing.T) {
+func TestSearchQueryValidation(t *testing.T) { eachStore(t, testSearchQueryValidation) }
+
+func testSearchQueryValidation(t *testing.T) {
 	e := newEnv(t)
 	for name, query := range map[string]string{
 		"missing":                "",
@@ -107,7 +109,9 @@ func TestSearchQueryValidation(t *testing.T) {
 	}
 }
 
-func TestSearchMatchesEachField(t *testing.T) {
+func TestSearchMatchesEachField(t *testing.T) { eachStore(t, testSearchMatchesEachField) }
+
+func testSearchMatchesEachField(t *testing.T) {
 	e := newEnv(t)
 	u := e.searchUser("zeta1", "qux@alpha.test", "Borislav", "Wexford")
 	other := e.searchUser("omega", "omega@beta.test", "Ann", "Lee")
@@ -139,7 +143,9 @@ func TestSearchMatchesEachField(t *testing.T) {
 	}
 }
 
-func TestSearchUnicodeFolding(t *testing.T) {
+func TestSearchUnicodeFolding(t *testing.T) { eachStore(t, testSearchUnicodeFolding) }
+
+func testSearchUnicodeFolding(t *testing.T) {
 	e := newEnv(t)
 	ang := e.searchUser("anders", "anders@example.org", "Anders", "Ångström")
 	strasse := e.searchUser("gstr", "g@example.org", "Gerd", "Straße")
@@ -166,7 +172,9 @@ func TestSearchUnicodeFolding(t *testing.T) {
 	e.expectSearch("ё", russian)
 }
 
-func TestSearchWildcardsAreLiteral(t *testing.T) {
+func TestSearchWildcardsAreLiteral(t *testing.T) { eachStore(t, testSearchWildcardsAreLiteral) }
+
+func testSearchWildcardsAreLiteral(t *testing.T) {
 	e := newEnv(t)
 	ab := e.searchUser("a_b", "first@x.test", "", "")
 	axb := e.searchUser("axb", "second@x.test", "", "")
@@ -189,7 +197,9 @@ func TestSearchWildcardsAreLiteral(t *testing.T) {
 	e.expectSearch(`x.test" OR "`)
 }
 
-func TestSearchEveryTermMustMatch(t *testing.T) {
+func TestSearchEveryTermMustMatch(t *testing.T) { eachStore(t, testSearchEveryTermMustMatch) }
+
+func testSearchEveryTermMustMatch(t *testing.T) {
 	e := newEnv(t)
 	janeDoe := e.searchUser("jdoe", "jd@x.test", "Jane", "Doe")
 	janeSmith := e.searchUser("jsmith", "js@x.test", "Jane", "Smith")
@@ -206,6 +216,10 @@ func TestSearchEveryTermMustMatch(t *testing.T) {
 }
 
 func TestSearchDoesNotMatchAcrossFields(t *testing.T) {
+	eachStore(t, testSearchDoesNotMatchAcrossFields)
+}
+
+func testSearchDoesNotMatchAcrossFields(t *testing.T) {
 	e := newEnv(t)
 	u := e.searchUser("alpha", "beta@gamma.test", "Rosa", "Linde")
 
@@ -230,7 +244,9 @@ func TestSearchDoesNotMatchAcrossFields(t *testing.T) {
 	e.expectSearch("lin\x01de")
 }
 
-func TestSearchRanking(t *testing.T) {
+func TestSearchRanking(t *testing.T) { eachStore(t, testSearchRanking) }
+
+func testSearchRanking(t *testing.T) {
 	e := newEnv(t)
 	// Created so that id order is the opposite of rank order.
 	substr := e.searchUser("thebobcat", "cat@x.test", "", "")
@@ -253,7 +269,9 @@ func TestSearchRanking(t *testing.T) {
 	e.expectSearch("do jane", jane, marjane)
 }
 
-func TestSearchPagination(t *testing.T) {
+func TestSearchPagination(t *testing.T) { eachStore(t, testSearchPagination) }
+
+func testSearchPagination(t *testing.T) {
 	e := newEnv(t)
 	var pagers []*roster.User
 	for i := 1; i <= 5; i++ {
@@ -299,7 +317,9 @@ func TestSearchPagination(t *testing.T) {
 	}
 }
 
-func TestSearchIsActiveFilter(t *testing.T) {
+func TestSearchIsActiveFilter(t *testing.T) { eachStore(t, testSearchIsActiveFilter) }
+
+func testSearchIsActiveFilter(t *testing.T) {
 	e := newEnv(t)
 	on := e.searchUser("kit1", "kit1@x.test", "", "")
 	off := e.searchUser("kit2", "kit2@x.test", "", "")
@@ -320,7 +340,9 @@ func TestSearchIsActiveFilter(t *testing.T) {
 	}
 }
 
-func TestSearchShortAndMixedTerms(t *testing.T) {
+func TestSearchShortAndMixedTerms(t *testing.T) { eachStore(t, testSearchShortAndMixedTerms) }
+
+func testSearchShortAndMixedTerms(t *testing.T) {
 	e := newEnv(t)
 	zoe := e.searchUser("u1", "u1@x.test", "Zoë", "Ziggurat")
 	zora := e.searchUser("u2", "u2@x.test", "Zora", "Brown")
@@ -344,6 +366,10 @@ func TestSearchShortAndMixedTerms(t *testing.T) {
 }
 
 func TestSearchReflectsUpdatesAndDeletes(t *testing.T) {
+	eachStore(t, testSearchReflectsUpdatesAndDeletes)
+}
+
+func testSearchReflectsUpdatesAndDeletes(t *testing.T) {
 	e := newEnv(t)
 	u := e.searchUser("lena", "lena@x.test", "Oldfirst", "Oldlast")
 	path := "/api/v3/users/" + strconv.FormatInt(u.ID, 10)
@@ -391,6 +417,10 @@ func (e *env) walkSearch(q string, size int, extra ...string) ([]int64, float64)
 // A short term's pages cross from the exact match to the prefix matches to
 // the rest, and follow deactivations, renames and deletes made over HTTP.
 func TestSearchShortTermPagesAcrossRanks(t *testing.T) {
+	eachStore(t, testSearchShortTermPagesAcrossRanks)
+}
+
+func testSearchShortTermPagesAcrossRanks(t *testing.T) {
 	e := newEnv(t)
 	rest1 := e.searchUser("azo1", "r1@x.test", "", "")
 	prefix1 := e.searchUser("u1", "u1@x.test", "Zoë", "")

@@ -5,7 +5,9 @@ import (
 	"testing"
 )
 
-func TestMeAndAuthRequired(t *testing.T) {
+func TestMeAndAuthRequired(t *testing.T) { eachStore(t, testMeAndAuthRequired) }
+
+func testMeAndAuthRequired(t *testing.T) {
 	e := newEnv(t)
 	e.do("GET", "/api/v3/users/me", "", nil).expect(t, http.StatusUnauthorized)
 	me := e.do("GET", "/api/v3/users/me", e.AdminToken, nil).expect(t, http.StatusOK).JSON(t)

@@ -41,7 +41,9 @@ func expectInsufficientScope(t *testing.T, r *resp, scope roster.Scope) {
 
 // TestOpenAPIScopes: every registered route that needs a token names
 // exactly one known scope on its operation, and public routes none.
-func TestOpenAPIScopes(t *testing.T) {
+func TestOpenAPIScopes(t *testing.T) { eachStore(t, testOpenAPIScopes) }
+
+func testOpenAPIScopes(t *testing.T) {
 	ops, err := api.OperationSecurity(api.OpenAPI)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +70,9 @@ func TestOpenAPIScopes(t *testing.T) {
 // are covered), an admin's token with exactly the route's scope passes the
 // scope check, and one with every other scope gets 403 insufficient_scope.
 // Path ids name nothing, so the requests that pass change nothing.
-func TestTokenScopeAxis(t *testing.T) {
+func TestTokenScopeAxis(t *testing.T) { eachStore(t, testTokenScopeAxis) }
+
+func testTokenScopeAxis(t *testing.T) {
 	e := newEnv(t)
 	ops, err := api.OperationSecurity(api.OpenAPI)
 	if err != nil {
@@ -108,7 +112,9 @@ func TestTokenScopeAxis(t *testing.T) {
 	}
 }
 
-func TestTokenLifecycle(t *testing.T) {
+func TestTokenLifecycle(t *testing.T) { eachStore(t, testTokenLifecycle) }
+
+func testTokenLifecycle(t *testing.T) {
 	e := newEnv(t)
 	login := e.do("POST", "/api/v3/auth/token", "", map[string]string{"username": "admin", "password": "adminpass"}).expect(t, 201).JSON(t)
 	session := login["token"].(string)
@@ -171,7 +177,9 @@ func TestTokenLifecycle(t *testing.T) {
 
 func jsonID(v any) string { return strconv.FormatInt(azID(v), 10) }
 
-func TestTokenCreateValidation(t *testing.T) {
+func TestTokenCreateValidation(t *testing.T) { eachStore(t, testTokenCreateValidation) }
+
+func testTokenCreateValidation(t *testing.T) {
 	e := newEnv(t)
 	bob := e.createUser("bob", false, "")
 	bobTok := e.token(bob)
@@ -222,7 +230,9 @@ func TestTokenCreateValidation(t *testing.T) {
 
 // TestTokenNarrowedByOwner: a token's rights are its owner's, re-evaluated
 // on every request: demoting an admin narrows the admin's token at once.
-func TestTokenNarrowedByOwner(t *testing.T) {
+func TestTokenNarrowedByOwner(t *testing.T) { eachStore(t, testTokenNarrowedByOwner) }
+
+func testTokenNarrowedByOwner(t *testing.T) {
 	e := newEnv(t)
 	boss := e.createUser("boss", true, "")
 	tok := e.personalToken(boss, roster.ScopesOf(roster.ScopeUsersWrite, roster.ScopeUsersRead))
@@ -237,7 +247,9 @@ func TestTokenNarrowedByOwner(t *testing.T) {
 	}
 }
 
-func TestServiceAccounts(t *testing.T) {
+func TestServiceAccounts(t *testing.T) { eachStore(t, testServiceAccounts) }
+
+func testServiceAccounts(t *testing.T) {
 	e := newEnv(t)
 	// A password is refused; the account is made without one.
 	e.do("POST", "/api/v3/users", e.AdminToken, map[string]any{"username": "ci", "email": "ci@example.com", "isService": true,

@@ -306,7 +306,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 		return err
 	}
 	me := viewer(r)
-	if !me.IsAdmin && me.ID != id {
+	if !roster.CanEditUser(me, id) {
 		// Non-admins learn nothing about other users' existence from writes.
 		if _, err := s.store.FindUserByID(r.Context(), id); err != nil {
 			return err
@@ -343,7 +343,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	} else if c.password != nil && roster.NeedsCurrentPassword(me, old) {
 		if c.currentPassword == nil {
 			b.errors.Add("currentPassword", roster.MsgRequired)
-		} else if err := s.checkPassword(r, id, *c.currentPassword); err != nil {
+		} else if ok, err := s.checkPassword(r, id, *c.currentPassword); err != nil {
+			return err
+		} else if !ok {
 			b.errors.Add("currentPassword", "The current password is not correct.")
 		}
 	}
@@ -365,20 +367,17 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	return writeProfile(w, http.StatusOK, u)
 }
 
-// checkPassword verifies the stored password of user id.
-func (s *Server) checkPassword(r *http.Request, id int64, pw string) error {
+// checkPassword reports whether pw is the stored password of user id. A
+// user that is gone has no password to match; any other error (the
+// database or the hasher failing) is returned, never taken for a mismatch.
+func (s *Server) checkPassword(r *http.Request, id int64, pw string) (bool, error) {
 	hash, err := s.store.FindPasswordHash(r.Context(), id)
-	if err != nil {
-		return err
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
-	ok, err := s.hasher.Verify(r.Context(), pw, hash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return roster.Errorf(roster.EINVALID, "wrong password")
-	}
-	return nil
+	return s.hasher.Verify(r.Context(), pw, hash)
 }
 
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {

@@ -216,6 +216,11 @@ func utUnauthorized(t *testing.T, r *resp) {
 
 func TestUserListEnvelope(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserListEnvelope)
+}
+
+func testUserListEnvelope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var want []int64
 	want = append(want, e.Admin.ID)
@@ -242,6 +247,11 @@ func TestUserListEnvelope(t *testing.T) {
 }
 
 func TestUserListPagination(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserListPagination)
+}
+
+func testUserListPagination(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ids := []int64{e.Admin.ID}
@@ -303,6 +313,11 @@ func utDeref(s *string) string {
 // size and the clamp at work.
 func TestUserListPageSizeLimits(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserListPageSizeLimits)
+}
+
+func testUserListPageSizeLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i := range 1000 {
 		utCreate(t, e, "bulk"+strconv.Itoa(i), nil)
@@ -332,6 +347,11 @@ func TestUserListPageSizeLimits(t *testing.T) {
 }
 
 func TestUserListOrdering(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserListOrdering)
+}
+
+func testUserListOrdering(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	clock := utSetClock(e)
@@ -413,6 +433,11 @@ func TestUserListOrdering(t *testing.T) {
 
 func TestUserListIsActive(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserListIsActive)
+}
+
+func testUserListIsActive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := utCreate(t, e, "a", nil).ID
 	b := utCreate(t, e, "b", nil).ID
@@ -459,6 +484,11 @@ func TestUserListIsActive(t *testing.T) {
 // TestUserListLinksKeepParams walks next and previous links of a filtered,
 // ordered list: they are absolute and keep every other parameter.
 func TestUserListLinksKeepParams(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserListLinksKeepParams)
+}
+
+func testUserListLinksKeepParams(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	byName := map[string]int64{"admin": e.Admin.ID}
@@ -527,6 +557,11 @@ func utRelative(t *testing.T, e *env, link string, n int) string {
 
 func TestUserGetProfile(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserGetProfile)
+}
+
+func testUserGetProfile(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	clock := utSetClock(e)
 	clock.set(time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC))
@@ -579,6 +614,11 @@ func TestUserGetProfile(t *testing.T) {
 
 func TestUserGetETag(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserGetETag)
+}
+
+func testUserGetETag(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := utCreate(t, e, "etag", nil)
 	r := utExpect(t, e.do("GET", utPath(u.ID), e.AdminToken, nil), http.StatusOK)
@@ -615,6 +655,11 @@ func TestUserGetETag(t *testing.T) {
 // what a GET right after returns, also when a user edits itself (its own
 // user.updated activity moves its lastActiveAt).
 func TestUserWriteAnswersMatchGet(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserWriteAnswersMatchGet)
+}
+
+func testUserWriteAnswersMatchGet(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	bob := e.createUser("bob", false, "")
@@ -655,6 +700,11 @@ func TestUserWriteAnswersMatchGet(t *testing.T) {
 
 func TestUserBadIDs(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserBadIDs)
+}
+
+func testUserBadIDs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	bob := e.createUser("bob", false, "")
 	bobTok := e.token(bob)
@@ -682,6 +732,11 @@ func TestUserBadIDs(t *testing.T) {
 
 func TestUserMe(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserMe)
+}
+
+func testUserMe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	bob := e.createUser("bob", false, "")
 	tok := e.token(bob)
@@ -700,6 +755,11 @@ func TestUserMe(t *testing.T) {
 // ---------------------------------------------------------------- create
 
 func TestUserCreate(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserCreate)
+}
+
+func testUserCreate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := utExpect(t, e.do("POST", utUsers, e.AdminToken, map[string]any{"username": "min", "email": "min@example.com"}), http.StatusCreated)
@@ -754,6 +814,11 @@ func TestUserCreate(t *testing.T) {
 }
 
 func TestUserCreateValidation(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserCreateValidation)
+}
+
+func testUserCreateValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const (
@@ -862,6 +927,11 @@ func TestUserCreateValidation(t *testing.T) {
 
 func TestUserCreateConflicts(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserCreateConflicts)
+}
+
+func testUserCreateConflicts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	utCreate(t, e, "jdoe", nil)
 	utCreate(t, e, "Ångström", func(u *roster.User) { u.Email = "angstrom@example.com" })
@@ -890,6 +960,11 @@ func TestUserCreateConflicts(t *testing.T) {
 }
 
 func TestUserCreateBodies(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserCreateBodies)
+}
+
+func testUserCreateBodies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const (
@@ -1003,6 +1078,11 @@ func utRawPost(t *testing.T, e *env, body string) *resp {
 
 func TestUserPut(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserPut)
+}
+
+func testUserPut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := utCreate(t, e, "putme", func(u *roster.User) {
 		u.Bio, u.Timezone, u.Locale, u.AvatarURL = "keep me", "Europe/Paris", "fr", "https://example.com/p.png"
@@ -1057,6 +1137,11 @@ func utCopy(m map[string]any) map[string]any {
 }
 
 func TestUserPatch(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserPatch)
+}
+
+func testUserPatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	u := utCreate(t, e, "patchme", func(u *roster.User) {
@@ -1117,6 +1202,11 @@ func TestUserPatch(t *testing.T) {
 
 func TestUserIfMatch(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserIfMatch)
+}
+
+func testUserIfMatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	u := utCreate(t, e, "cond", nil)
 	five := map[string]any{"username": "cond", "email": "cond@example.com", "firstName": "C", "lastName": "D", "isActive": true}
@@ -1155,6 +1245,11 @@ func TestUserIfMatch(t *testing.T) {
 // ---------------------------------------------------------------- permissions
 
 func TestUserPermissions(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserPermissions)
+}
+
+func testUserPermissions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	bob := e.createUser("bob", false, "")
@@ -1217,6 +1312,11 @@ func TestUserPermissions(t *testing.T) {
 
 func TestUserPasswordChangeSelf(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserPasswordChangeSelf)
+}
+
+func testUserPasswordChangeSelf(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pat := e.createUser("pat", false, "old-password")
 	used, other := e.token(pat), e.token(pat)
@@ -1258,6 +1358,11 @@ func TestUserPasswordChangeSelf(t *testing.T) {
 
 func TestUserPasswordSetByAdmin(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserPasswordSetByAdmin)
+}
+
+func testUserPasswordSetByAdmin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	quinn := e.createUser("quinn", false, "")
 	qTok := e.token(quinn)
@@ -1273,6 +1378,11 @@ func TestUserPasswordSetByAdmin(t *testing.T) {
 // ---------------------------------------------------------------- delete
 
 func TestUserDelete(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserDelete)
+}
+
+func testUserDelete(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	keep := utCreate(t, e, "keep", nil)
@@ -1305,6 +1415,11 @@ func TestUserDelete(t *testing.T) {
 }
 
 func TestUserLastActiveAdmin(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserLastActiveAdmin)
+}
+
+func testUserLastActiveAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const lastAdmin = "This change would leave no active admin."
@@ -1362,6 +1477,11 @@ func TestUserLastActiveAdmin(t *testing.T) {
 
 func TestUserDeactivatedToken(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testUserDeactivatedToken)
+}
+
+func testUserDeactivatedToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	d := e.createUser("dee", false, "")
 	tok := e.token(d)
@@ -1382,6 +1502,11 @@ func TestUserDeactivatedToken(t *testing.T) {
 // ---------------------------------------------------------------- methods
 
 func TestUserMethodNotAllowed(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testUserMethodNotAllowed)
+}
+
+func testUserMethodNotAllowed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	cases := []struct {

@@ -278,7 +278,9 @@ func wfCountVerb(t *testing.T, e *env, actor int64, verb string) int {
 
 // ---------------------------------------------------------------- workspaces
 
-func TestWorkspaceCreateDerivesSlug(t *testing.T) {
+func TestWorkspaceCreateDerivesSlug(t *testing.T) { eachStore(t, testWorkspaceCreateDerivesSlug) }
+
+func testWorkspaceCreateDerivesSlug(t *testing.T) {
 	e := newEnv(t)
 	cases := []struct{ name, slug string }{
 		{"Marketing Team", "marketing-team"},
@@ -320,7 +322,9 @@ func TestWorkspaceCreateDerivesSlug(t *testing.T) {
 	}
 }
 
-func TestWorkspaceCreateValidation(t *testing.T) {
+func TestWorkspaceCreateValidation(t *testing.T) { eachStore(t, testWorkspaceCreateValidation) }
+
+func testWorkspaceCreateValidation(t *testing.T) {
 	e := newEnv(t)
 	first := wfCreateWorkspace(t, e, map[string]any{"name": "Design", "slug": "design-team"})
 	if first.Slug != "design-team" {
@@ -364,7 +368,9 @@ func TestWorkspaceCreateValidation(t *testing.T) {
 	}
 }
 
-func TestWorkspaceListGetPatchDelete(t *testing.T) {
+func TestWorkspaceListGetPatchDelete(t *testing.T) { eachStore(t, testWorkspaceListGetPatchDelete) }
+
+func testWorkspaceListGetPatchDelete(t *testing.T) {
 	e := newEnv(t)
 	var all []wfWorkspace
 	for i := 1; i <= 5; i++ {
@@ -459,7 +465,9 @@ func TestWorkspaceListGetPatchDelete(t *testing.T) {
 
 // ---------------------------------------------------------------- grants
 
-func TestWorkspacePermissions(t *testing.T) {
+func TestWorkspacePermissions(t *testing.T) { eachStore(t, testWorkspacePermissions) }
+
+func testWorkspacePermissions(t *testing.T) {
 	e := newEnv(t)
 	ws := wfNewWorkspace(t, e, "Docs")
 	alice := e.createUser("alice", false, "")
@@ -554,7 +562,9 @@ func TestWorkspacePermissions(t *testing.T) {
 
 // ---------------------------------------------------------------- members
 
-func TestWorkspaceMembers(t *testing.T) {
+func TestWorkspaceMembers(t *testing.T) { eachStore(t, testWorkspaceMembers) }
+
+func testWorkspaceMembers(t *testing.T) {
 	e := newEnv(t)
 	ws := wfNewWorkspace(t, e, "Product")
 	other := wfNewWorkspace(t, e, "Other")
@@ -645,7 +655,9 @@ func TestWorkspaceMembers(t *testing.T) {
 
 // ---------------------------------------------------------------- groups
 
-func TestGroupCRUD(t *testing.T) {
+func TestGroupCRUD(t *testing.T) { eachStore(t, testGroupCRUD) }
+
+func testGroupCRUD(t *testing.T) {
 	e := newEnv(t)
 	design := wfNewGroup(t, e, "design")
 	ops := wfNewGroup(t, e, "Ops")
@@ -710,7 +722,9 @@ func TestGroupCRUD(t *testing.T) {
 	}
 }
 
-func TestGroupMembership(t *testing.T) {
+func TestGroupMembership(t *testing.T) { eachStore(t, testGroupMembership) }
+
+func testGroupMembership(t *testing.T) {
 	e := newEnv(t)
 	design := wfNewGroup(t, e, "design")
 	ops := wfNewGroup(t, e, "ops")
@@ -804,6 +818,10 @@ func TestGroupMembership(t *testing.T) {
 }
 
 func TestWorkspaceAndGroupWritesConcurrent(t *testing.T) {
+	eachStore(t, testWorkspaceAndGroupWritesConcurrent)
+}
+
+func testWorkspaceAndGroupWritesConcurrent(t *testing.T) {
 	e := newEnv(t)
 	const n = 8
 	alice := e.createUser("alice", false, "")

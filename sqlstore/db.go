@@ -132,6 +132,9 @@ func (db *DB) Dialect() Dialect { return db.d }
 // before the store is used.
 func (db *DB) SetClock(c roster.Clock) { db.clock = c }
 
+// Clock returns the store's clock, so that the server can share it.
+func (db *DB) Clock() roster.Clock { return db.clock }
+
 // Now returns the time by the store's clock.
 func (db *DB) Now() time.Time { return db.clock.Now() }
 

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/sqlite"
 )
 
@@ -100,7 +99,10 @@ func TestSeed(t *testing.T) {
 	if err := db.CreateToken(ctx, &roster.Token{UserID: active, Hash: hash, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Config{Store: db}))
+	srv, err := rostertest.New(ctx, db, rostertest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/api/v3/users?page_size=3", nil)
 	req.Header.Set("Authorization", "Bearer "+secret)

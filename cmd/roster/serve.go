@@ -12,13 +12,12 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/app"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/password"
-	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
 )
@@ -26,7 +25,18 @@ import (
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// serveConfig is the configuration of `serve`, from flags and environment.
+type serveConfig struct {
+	addr, dbURL, pprofAddr string
+	log                    *slog.Logger
+	hashers, pool          int
+	dbTimeout, sessionTTL  time.Duration
+	tokenTTL               time.Duration
+	maxStreams             int
+}
+
+// parseServe reads the flags and environment of `serve`.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
 	fs, dbURL := newFlags("serve", getenv)
 	addr := fs.String("addr", envOr(getenv, "ROSTER_ADDR", ":8080"), "listen address")
 	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
@@ -38,19 +48,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return serveConfig{}, err
 	}
 	if *hashers < 1 {
-		return usagef("--hash-concurrency (ROSTER_HASH_CONCURRENCY) must be a positive integer")
+		return serveConfig{}, usagef("--hash-concurrency (ROSTER_HASH_CONCURRENCY) must be a positive integer")
 	}
 	if *pool < 1 {
-		return usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
+		return serveConfig{}, usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
 	}
 	if *sessionTTL < 0 {
-		return usagef("--session-cache-ttl must not be negative")
+		return serveConfig{}, usagef("--session-cache-ttl must not be negative")
 	}
 	if *dbTimeout <= 0 {
-		return usagef("--db-timeout must be positive")
+		return serveConfig{}, usagef("--db-timeout must be positive")
 	}
 	var handler slog.Handler
 	switch *logFormat {
@@ -59,67 +69,72 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case "text":
 		handler = slog.NewTextHandler(stderr, nil)
 	default:
-		return usagef("--log-format must be json or text")
+		return serveConfig{}, usagef("--log-format must be json or text")
 	}
-	log := slog.New(handler)
+	return serveConfig{addr: *addr, dbURL: *dbURL, pprofAddr: *pprofAddr, log: slog.New(handler), hashers: *hashers, pool: *pool,
+		dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, tokenTTL: *ttl, maxStreams: *maxStreams}, nil
+}
 
-	db, err := openStore(ctx, *dbURL, *pool)
+// newApp wires the instance of c on db: the broker, the PostgreSQL
+// listener when db is PostgreSQL, and the API.
+func newApp(ctx context.Context, c serveConfig, db *sqlstore.DB, hasher *password.Hasher) (*app.App, error) {
+	cfg := app.Config{Store: db, Stream: stream.Options{MaxPerUser: c.maxStreams, Logger: c.log},
+		API: httpapi.Config{Hasher: hasher, Logger: c.log, TokenTTL: c.tokenTTL}}
+	if kind, target, _ := parseDB(c.dbURL); kind == kindPostgres {
+		cfg.ListenURL = target
+	}
+	return app.New(ctx, cfg)
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := c.log
+	db, err := openStore(ctx, c.dbURL, c.pool)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetOpTimeout(*dbTimeout)
-	db.SetSessionCacheTTL(*sessionTTL)
-	clock := roster.SystemClock{} // the one clock of the store and the server
-	db.SetClock(clock)
+	db.SetOpTimeout(c.dbTimeout)
+	db.SetSessionCacheTTL(c.sessionTTL)
+	db.SetClock(roster.SystemClock{}) // the one clock of the store and the server
 	// Listen before creating the first admin, so that a bad --addr does not
 	// spend the one printing of its password on a run that exits at once.
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		return usagef("listen on %s: %v", *addr, err)
+		return usagef("listen on %s: %v", c.addr, err)
 	}
 	defer ln.Close()
-	hasher := password.NewHasher(*hashers)
+	hasher := password.NewHasher(c.hashers)
 	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout); err != nil {
 		return err
 	}
-	broker := stream.NewBroker(db, stream.Options{MaxPerUser: *maxStreams, Logger: log})
-	if err := broker.Init(ctx); err != nil {
-		return fmt.Errorf("stream broker: %w", err)
+	a, err := newApp(ctx, c, db, hasher)
+	if err != nil {
+		return err
 	}
-	db.OnPublish(func(int64) { broker.Notify() })
-	brokerCtx, stopBroker := context.WithCancel(context.Background())
-	var workers sync.WaitGroup
-	workers.Go(func() {
-		if err := broker.Run(brokerCtx); err != nil {
-			log.Error("stream broker stopped", "error", err.Error())
-		}
-	})
-	if kind, target, _ := parseDB(*dbURL); kind == kindPostgres {
-		// Activities written through other instances wake this broker too.
-		workers.Go(func() { postgres.Listen(brokerCtx, target, broker.Notify, log) })
-	}
-	defer func() {
-		stopBroker()
-		workers.Wait()
-	}()
+	defer a.Close()
+	srv := httpapi.NewHTTPServer(c.addr, a.API, log)
+	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(c.dbURL))
 
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, Clock: clock, TokenTTL: *ttl, Broker: broker})
-	srv := httpapi.NewHTTPServer(*addr, api, log)
-	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
-
-	if *pprofAddr != "" {
-		pln, err := net.Listen("tcp", *pprofAddr)
+	errc := make(chan error, 2)
+	if c.pprofAddr != "" {
+		pln, err := net.Listen("tcp", c.pprofAddr)
 		if err != nil {
-			return usagef("listen on --pprof-addr %s: %v", *pprofAddr, err)
+			return usagef("listen on --pprof-addr %s: %v", c.pprofAddr, err)
 		}
 		psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = psrv.Serve(pln) }()
+		go func() {
+			if err := psrv.Serve(pln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("pprof: %w", err)
+			}
+		}()
 		defer psrv.Close()
 		log.Info("pprof listening", "addr", pln.Addr().String())
 	}
 
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -127,10 +142,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	broker.Close() // ends every stream, so Shutdown only waits for ordinary requests
+	a.CloseStreams() // so Shutdown only waits for ordinary requests
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if err := api.Shutdown(sctx); err != nil { // streams on taken-over connections, which srv.Shutdown does not see
+	if err := a.API.Shutdown(sctx); err != nil { // streams on taken-over connections, which srv.Shutdown does not see
 		log.Warn("streams did not end in time; closed", "error", err.Error())
 	}
 	if err := srv.Shutdown(sctx); err != nil {
