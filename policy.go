@@ -36,10 +36,17 @@ func CanUpdateUser(viewer, target *User, upd UserUpdate) error {
 	return nil
 }
 
-// NeedsCurrentPassword reports whether setting a password on target requires
-// the viewer to confirm its current one: always when it is its own.
-func NeedsCurrentPassword(viewer, target *User) bool {
-	return viewer.ID == target.ID
+// NeedsCurrentPassword reports whether viewer must confirm target's current
+// password for upd (setsPassword: upd also sets a new password): a user
+// changing its own password, username or email, the changes a stolen token
+// would need to take the account over. An admin changing someone else never
+// needs it.
+func NeedsCurrentPassword(viewer, target *User, upd UserUpdate, setsPassword bool) bool {
+	if viewer.ID != target.ID {
+		return false
+	}
+	return setsPassword || (upd.Username != nil && *upd.Username != target.Username) ||
+		(upd.Email != nil && *upd.Email != target.Email)
 }
 
 // CanReadWorkspace allows admins and anyone with a role in the workspace.

@@ -340,11 +340,13 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	validateUserFields(b, c.Apply(old))
 	if c.password != nil && old.IsService {
 		b.errors.Add("password", errServicePassword)
-	} else if c.password != nil && roster.NeedsCurrentPassword(me, old) {
+	} else if roster.NeedsCurrentPassword(me, old, c.UserUpdate, c.password != nil) {
 		if c.currentPassword == nil {
 			b.errors.Add("currentPassword", roster.MsgRequired)
-		} else if err := s.checkPassword(r, id, *c.currentPassword); err != nil {
+		} else if err := s.checkPassword(r, id, *c.currentPassword); roster.ErrorCode(err) == roster.EINVALID {
 			b.errors.Add("currentPassword", "The current password is not correct.")
+		} else if err != nil {
+			return err
 		}
 	}
 	if err := b.err(); err != nil {
@@ -365,19 +367,37 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	return writeProfile(w, http.StatusOK, u)
 }
 
-// checkPassword verifies the stored password of user id.
+// checkPassword verifies the stored password of user id (EINVALID when
+// wrong). It is a password guess like a login: it counts against the
+// client address and the account, and a locked account answers 429
+// (ETHROTTLED) without a verification.
 func (s *Server) checkPassword(r *http.Request, id int64, pw string) error {
-	hash, err := s.store.FindPasswordHash(r.Context(), id)
+	ctx := r.Context()
+	client := clientAddress(r)
+	if ok, wait := s.loginLimit.take(client, s.now()); !ok {
+		return &roster.Error{Code: roster.ETHROTTLED, Message: errClientThrottled, RetryAfter: wait}
+	}
+	key := roster.AccountKey(id)
+	if until, err := s.store.LoginLockedUntil(ctx, key); err != nil {
+		return err
+	} else if !until.IsZero() {
+		return roster.ErrLoginThrottled(until, s.now())
+	}
+	hash, err := s.store.FindPasswordHash(ctx, id)
 	if err != nil {
 		return err
 	}
-	ok, err := s.hasher.Verify(r.Context(), pw, hash)
+	ok, err := s.hasher.Verify(ctx, pw, hash)
 	if err != nil {
 		return err
 	}
 	if !ok {
+		if _, err := s.store.RecordLoginFailure(ctx, key); err != nil {
+			return err
+		}
 		return roster.Errorf(roster.EINVALID, "wrong password")
 	}
+	s.loginLimit.give(client, s.now())
 	return nil
 }
 
