@@ -56,6 +56,17 @@ func CanReadWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || r
 // and its grants.
 func CanManageWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role >= RoleAdmin }
 
+// CanChangeSlug allows only admins to change a workspace's slug (sending
+// the current one is fine): slugs are unique across all workspaces, so a
+// workspace admin's conflicting rename would reveal the slugs of workspaces
+// it cannot read.
+func CanChangeSlug(viewer *User, ws *Workspace, slug *string) error {
+	if viewer.IsAdmin || slug == nil || *slug == ws.Slug {
+		return nil
+	}
+	return &Error{Code: EFORBIDDEN, Message: "Only an admin may change a workspace's slug."}
+}
+
 // CanPostActivity decides whether viewer may post as actor into a workspace
 // (workspaceRole is the actor's role there, ignored when workspace is unset):
 // only admins act for others; an admin's actor still needs access (EINVALID),

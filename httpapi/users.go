@@ -192,6 +192,9 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.visibleLastActive(r, u); err != nil {
+		return err
+	}
 	b := marshal(profile(u)) // once, for the ETag and the body
 	tag := etag(b)
 	w.Header().Set("ETag", tag)
@@ -201,6 +204,27 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return writeJSON(w, http.StatusOK, b)
+}
+
+// visibleLastActive applies the visibility rule to u.LastActiveAt: a viewer
+// other than an admin or u itself gets the time of u's newest activity it
+// may see (or null), not of u's newest activity.
+func (s *Server) visibleLastActive(r *http.Request, u *roster.User) error {
+	me := viewer(r)
+	if me.IsAdmin || me.ID == u.ID || u.LastActiveAt == nil {
+		return nil
+	}
+	id := u.ID
+	acts, err := s.store.FindActivities(r.Context(), roster.ActivityFilter{Viewer: me, ActorID: &id, Page: roster.Page{Limit: 1}})
+	if err != nil {
+		return err
+	}
+	u.LastActiveAt = nil
+	if len(acts) > 0 {
+		t := acts[0].Published
+		u.LastActiveAt = &t
+	}
+	return nil
 }
 
 func (s *Server) handleUserMe(w http.ResponseWriter, r *http.Request) error {

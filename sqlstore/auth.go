@@ -12,17 +12,36 @@ import (
 
 var _ roster.AuthService = (*DB)(nil)
 
-// FindCredentials looks a user up by username or email, preferring a
-// username match when one user's username is another's email.
+// FindCredentials looks a user up by username or email. Usernames and
+// emails are unique across both fields (checkUnique); should older data
+// still have a name that is one user's username and another's email, the
+// name is ambiguous and names nobody (ENOTFOUND) rather than either.
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
 	f := roster.Fold(login)
-	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userColumns+`, u.password_hash FROM users u
-		WHERE u.username_fold = ? OR u.email_fold = ? ORDER BY u.username_fold = ? DESC LIMIT 1`, f, f, f), &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", errNotFound("User")
-	} else if err != nil {
+	rows, err := db.read.QueryContext(ctx, "SELECT "+userColumns+`, u.password_hash FROM users u
+		WHERE u.username_fold = ? OR u.email_fold = ? LIMIT 2`, f, f)
+	if err != nil {
 		return nil, "", err
+	}
+	defer rows.Close()
+	var u *roster.User
+	var hash string
+	for rows.Next() {
+		var h string
+		v, err := scanUser(rows, &h)
+		if err != nil {
+			return nil, "", err
+		}
+		if u != nil && u.ID != v.ID {
+			return nil, "", errNotFound("User")
+		}
+		u, hash = v, h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if u == nil {
+		return nil, "", errNotFound("User")
 	}
 	return u, hash, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime"
 	"sync"
 	"time"
@@ -37,8 +38,37 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
+	metricsAddr := fs.String("metrics-addr", getenv("ROSTER_METRICS_ADDR"), "serve GET /metrics on this separate address instead of --addr (empty: on --addr)")
+	publicURL := fs.String("public-url", getenv("ROSTER_PUBLIC_URL"), "the URL clients reach the server at (https://roster.example.com); links use it instead of the request's Host")
+	trustedProxies := fs.String("trusted-proxies", getenv("ROSTER_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (empty: none)")
+	loginRate := fs.Int("login-failures-per-minute", envInt(getenv, "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute), "failed password logins allowed per client address per minute (0: no limit)")
+	activityRate := fs.Float64("activity-rate", envFloat(getenv, "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate), "activity posts per second allowed per non-admin user (0: no limit)")
+	activityBurst := fs.Int("activity-burst", envInt(getenv, "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst), "activity posts a non-admin user may make at once before --activity-rate applies")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var pub *url.URL
+	if *publicURL != "" {
+		var err error
+		if pub, err = httpapi.ParsePublicURL(*publicURL); err != nil {
+			return usagef("--public-url (ROSTER_PUBLIC_URL): %v", err)
+		}
+	}
+	proxies, err := httpapi.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return usagef("--trusted-proxies (ROSTER_TRUSTED_PROXIES): %v", err)
+	}
+	if *loginRate < 0 {
+		return usagef("--login-failures-per-minute (ROSTER_LOGIN_FAILURES_PER_MINUTE) must be 0 or a positive integer")
+	}
+	if *activityRate < 0 || *activityBurst < 1 {
+		return usagef("--activity-rate (ROSTER_ACTIVITY_RATE) must not be negative and --activity-burst (ROSTER_ACTIVITY_BURST) must be a positive integer")
+	}
+	if *loginRate == 0 {
+		*loginRate = -1 // Config: negative is off
+	}
+	if *activityRate == 0 {
+		*activityRate = -1
 	}
 	if *hashers < 1 {
 		return usagef("--hash-concurrency (ROSTER_HASH_CONCURRENCY) must be a positive integer")
@@ -104,7 +134,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		workers.Wait()
 	}()
 
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker})
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker,
+		PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
+		ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != ""})
 	srv := httpapi.NewHTTPServer(*addr, api, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
 
@@ -117,6 +149,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		go func() { _ = psrv.Serve(pln) }()
 		defer psrv.Close()
 		log.Info("pprof listening", "addr", pln.Addr().String())
+	}
+
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return usagef("listen on --metrics-addr %s: %v", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", api.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 
 	errc := make(chan error, 1)
@@ -146,10 +191,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // pprofMux serves the runtime profiles of net/http/pprof. It is its own
 // mux on its own listener, so the profiles never share the API's address.
+// The command line is never served: it may hold a database password.
 func pprofMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
