@@ -12,6 +12,7 @@ import (
 
 	"github.com/mtibben/confusables"
 	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // User is a person known to Roster.
@@ -294,14 +295,18 @@ func hasControl(s string, allowNewlines bool) bool {
 // ValidText reports whether s is free of control and format characters
 // (see hasControl); multiline allows \n, \r and \t. Every text field
 // the API stores is held to it.
-func ValidText(s string, multiline bool) bool { return utf8.ValidString(s) && !hasControl(s, multiline) }
+func ValidText(s string, multiline bool) bool {
+	return utf8.ValidString(s) && !hasControl(s, multiline)
+}
 
 // UsernameSkeleton is the form under which usernames must be unique: the
-// UTS #39 confusable skeleton of the case-folded name (case-folded again),
+// UTS #39 confusable skeleton of the NFKC-normalized, case-folded name
+// (case-folded again; NFKC maps the compatibility forms such as fullwidth
+// letters, which confusables.txt leaves to it),
 // so that "\u0430dmin" (Cyrillic a), fullwidth "ａｄｍｉｎ" and "Admin" all
 // collide with "admin".
 func UsernameSkeleton(username string) string {
-	return Fold(confusables.Skeleton(Fold(username)))
+	return Fold(confusables.Skeleton(norm.NFKC.String(Fold(username))))
 }
 
 func validEmail(s string) bool {

@@ -246,3 +246,147 @@ func TestSecurityLinksPublicURLAndProxies(t *testing.T) {
 		t.Errorf("ParseTrustedProxies = %v, %v", p, err)
 	}
 }
+
+// Item 2: a username could equal another user's email, and the login name
+// then signed in the wrong user.
+func TestSecurityLoginNamesUniqueAcrossFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.createUser("alice", false, "alice-pass-1")
+	e.createUser("bob", false, "bob-pass-1")
+	tok := e.token(alice)
+	r := e.do("PATCH", "/api/v3/users/"+itoa(alice.ID), tok, map[string]any{"username": "BOB@example.com", "currentPassword": "alice-pass-1"})
+	expectFieldMessage(t, fieldErrors(t, r.expect(t, http.StatusConflict)), "username", "A user with that username already exists.")
+	r = e.do("POST", "/api/v3/users", e.AdminToken, map[string]any{"username": "carol", "email": "Alice@example.com"})
+	r.expect(t, http.StatusConflict)
+	r = e.do("POST", "/api/v3/users", e.AdminToken, map[string]any{"username": "dave", "email": "bob"})
+	r.expect(t, http.StatusBadRequest) // not an address; a user named like another's email is refused above
+	// One's own email as username is fine.
+	e.do("PATCH", "/api/v3/users/"+itoa(alice.ID), tok, map[string]any{"username": "alice@example.com", "currentPassword": "alice-pass-1"}).
+		expect(t, http.StatusOK)
+	e.loginToken("bob@example.com", "bob-pass-1")
+
+	// Old data holding the conflict: the name signs in nobody.
+	e.sqlExec("UPDATE users SET username = 'bob@example.com', username_fold = 'bob@example.com' WHERE id = ?", alice.ID)
+	expectUnauthorized(t, e.login("BOB@example.com", "alice-pass-1"))
+	expectUnauthorized(t, e.login("BOB@example.com", "bob-pass-1"))
+	e.loginToken("bob", "bob-pass-1")
+}
+
+// Item 9: confusable usernames, format characters in names and activity
+// objects, and the server's verbs posted by members.
+func TestSecurityConfusablesControlsReservedVerbs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"\u0430dmin", "ａｄｍｉｎ", "ADMIN"} {
+		e.do("POST", "/api/v3/users", e.AdminToken, map[string]any{"username": name, "email": "x" + strconv.Itoa(len(name)) + "@example.com"}).
+			expect(t, http.StatusConflict)
+	}
+	for _, body := range []map[string]any{
+		{"username": "eve\u202e", "email": "eve@example.com"},
+		{"username": "eve", "email": "eve@example.com", "firstName": "E\u200bve"},
+		{"username": "eve", "email": "eve@example.com", "lastName": "evil\u202etxt.exe"},
+		{"username": "eve", "email": "eve@example.com", "bio": "a\x00b"},
+	} {
+		e.do("POST", "/api/v3/users", e.AdminToken, body).expect(t, http.StatusBadRequest)
+	}
+	u := e.createUser("frank", false, "")
+	tok := e.token(u)
+	for _, body := range []map[string]any{
+		{"verb": "doc.created", "object": map[string]any{"type": "doc", "id": "1", "name": "a\x00b"}},
+		{"verb": "doc.created", "object": map[string]any{"type": "doc", "id": "1", "name": "gpj.\u202eexe"}},
+		{"verb": "doc.created", "data": map[string]any{"note": "x\u202ey"}},
+		{"verb": "workspace.permission_granted"},
+		{"verb": "user.deleted"},
+		{"verb": "auth.login"},
+		{"verb": "group.member_added"},
+	} {
+		e.do("POST", "/api/v3/activities", tok, body).expect(t, http.StatusBadRequest)
+	}
+	e.do("POST", "/api/v3/activities", e.AdminToken, map[string]any{"verb": "user.deleted"}).expect(t, http.StatusBadRequest)
+	e.do("POST", "/api/v3/activities", tok, map[string]any{"verb": "users.note", "data": map[string]any{"text": "line\nline"}}).
+		expect(t, http.StatusCreated)
+	if n := e.sqlCount("SELECT count(*) FROM activities WHERE actor_id = ? AND verb <> 'user.created'", u.ID); n != 1 {
+		t.Fatalf("%d activities stored, want 1", n)
+	}
+}
+
+// Item 7: no limit on activity posting.
+func TestSecurityActivityRateLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, httpapi.Config{ActivityRate: 1, ActivityBurst: 3})
+	clock := installClock(e)
+	u := e.createUser("gus", false, "")
+	tok := e.token(u)
+	for range 3 {
+		e.do("POST", "/api/v3/activities", tok, map[string]any{"verb": "doc.created"}).expect(t, http.StatusCreated)
+	}
+	r := e.do("POST", "/api/v3/activities", tok, map[string]any{"verb": "doc.created"}).expect(t, http.StatusTooManyRequests)
+	if ra := retryAfter(t, r); ra != 1 {
+		t.Fatalf("Retry-After = %d, want 1", ra)
+	}
+	for range 5 { // admins are exempt
+		e.do("POST", "/api/v3/activities", e.AdminToken, map[string]any{"verb": "doc.created"}).expect(t, http.StatusCreated)
+	}
+	clock.Advance(time.Second)
+	e.do("POST", "/api/v3/activities", tok, map[string]any{"verb": "doc.created"}).expect(t, http.StatusCreated)
+	if n := e.sqlCount("SELECT count(*) FROM activities WHERE actor_id = ? AND verb = 'doc.created'", u.ID); n != 4 {
+		t.Fatalf("%d activities stored, want 4", n)
+	}
+}
+
+// Item 11: a workspace admin probed other workspaces' slugs through 409.
+func TestSecuritySlugChangeAdminOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.createUser("hal", false, "")
+	tok := e.token(u)
+	mine := e.mustWorkspace("Mine", map[*roster.User]roster.Role{u: roster.RoleAdmin})
+	e.mustWorkspace("Secret Plans", nil)
+	path := "/api/v3/workspaces/" + itoa(mine)
+	e.do("PATCH", path, tok, map[string]any{"slug": "secret-plans"}).expect(t, http.StatusForbidden)
+	e.do("PATCH", path, tok, map[string]any{"slug": "free-slug"}).expect(t, http.StatusForbidden)
+	e.do("PATCH", path, tok, map[string]any{"name": "Mine 2", "slug": "mine"}).expect(t, http.StatusOK)
+	e.do("PATCH", path, e.AdminToken, map[string]any{"slug": "secret-plans"}).expect(t, http.StatusConflict)
+}
+
+// Item 5: lastActiveAt revealed the time of activities the viewer may not see.
+func TestSecurityLastActiveAtVisibility(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	x, v := e.createUser("ida", false, ""), e.createUser("jon", false, "")
+	xt, vt := e.token(x), e.token(v)
+	hidden := e.mustWorkspace("Hidden", map[*roster.User]roster.Role{x: roster.RoleMember})
+	e.do("POST", "/api/v3/activities", xt, map[string]any{"verb": "doc.created", "workspace": hidden}).expect(t, http.StatusCreated)
+	path := "/api/v3/users/" + itoa(x.ID)
+	if got := e.do("GET", path, vt, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got != nil {
+		t.Fatalf("lastActiveAt seen by a viewer without access = %v, want null", got)
+	}
+	for _, tk := range []string{xt, e.AdminToken} {
+		if got := e.do("GET", path, tk, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got == nil {
+			t.Fatal("lastActiveAt is null for the user or an admin")
+		}
+	}
+}
+
+// Item 12: missing nosniff and Cache-Control headers.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, c := range []struct{ path, token, cache string }{
+		{"/api/v3/users", e.AdminToken, "no-store"},
+		{"/api/v3/users/me", e.AdminToken, "no-store"},
+		{"/api/v3/users/999999", e.AdminToken, "no-store"},
+		{"/api/v3/openapi.json", "", ""},
+		{"/metrics", "", ""},
+		{"/api/v3/users", "", "no-store"},
+	} {
+		r := e.do("GET", c.path, c.token, nil)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options = %q", c.path, r.Header.Get("X-Content-Type-Options"))
+		}
+		if c.cache != "" && r.Header.Get("Cache-Control") != c.cache {
+			t.Errorf("%s: Cache-Control = %q, want %q", c.path, r.Header.Get("Cache-Control"), c.cache)
+		}
+	}
+}
