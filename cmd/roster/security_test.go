@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rosterhq/roster/sqlite"
 )
 
 func getStatus(t *testing.T, url string) (int, string) {
@@ -69,5 +71,41 @@ func TestServeHardening(t *testing.T) {
 		{"serve", "--db", db, "--activity-burst", "0"},
 	} {
 		checkUsageError(t, run(context.Background(), args, getenv(nil), strings.NewReader(""), io.Discard, io.Discard))
+	}
+}
+
+// Issue 16, item 2: `roster token create --username bob@example.com` made
+// a token for the user whose username was bob@example.com, not for Bob.
+func TestTokenCreateAmbiguousName(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "roster.db")
+	do := func(args ...string) (string, error) {
+		var stdout strings.Builder
+		err := run(ctx, append(args, "--db", db), getenv(nil), strings.NewReader(""), &stdout, io.Discard)
+		return stdout.String(), err
+	}
+	if _, err := do("user", "create", "--username", "bob", "--email", "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := do("user", "create", "--username", "bob@example.com", "--email", "alice@example.com"); err == nil {
+		t.Fatal("user create accepted another user's email as username")
+	}
+	if _, err := do("user", "create", "--username", "alice", "--email", "alice@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	// Data from before the rule: alice's username is bob's email.
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.WriteDB().Exec("UPDATE users SET username = 'bob@example.com', username_fold = 'bob@example.com' WHERE username = 'alice'"); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if out, err := do("token", "create", "--username", "BOB@example.com"); err == nil || out != "" {
+		t.Fatalf("token create for an ambiguous name = %q, %v; want an error", out, err)
+	}
+	if out, err := do("token", "create", "--username", "bob"); err != nil || out == "" {
+		t.Fatalf("token create --username bob = %q, %v", out, err)
 	}
 }
