@@ -81,8 +81,9 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 	}
 }
 
-// sweep drops the keys whose buckets have refilled and, if that is not
-// enough, the least recently used half. Called with mu held.
+// sweep drops the keys whose buckets have refilled and, if that leaves
+// the limiter full, the least recently used keys down to half the bound.
+// Called with mu held.
 func (l *limiter) sweep(now time.Time) {
 	for k, b := range l.keys {
 		if l.refill(b, now); b.tokens >= l.burst {
@@ -99,16 +100,13 @@ func (l *limiter) sweep(now time.Time) {
 		}
 	}
 	mid := oldest.Add(now.Sub(oldest) / 2)
-	for k, b := range l.keys {
-		if !b.at.After(mid) {
-			delete(l.keys, k)
-		}
-	}
-	if len(l.keys) >= maxLimiterKeys { // every bucket touched at the same instant
-		for k := range l.keys {
-			delete(l.keys, k)
-			if len(l.keys) < maxLimiterKeys/2 {
-				break
+	for pass := 0; pass < 2 && len(l.keys) > maxLimiterKeys/2; pass++ {
+		for k, b := range l.keys {
+			if pass == 1 || !b.at.After(mid) { // the second pass takes any
+				delete(l.keys, k)
+				if len(l.keys) <= maxLimiterKeys/2 {
+					break
+				}
 			}
 		}
 	}
