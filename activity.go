@@ -53,7 +53,7 @@ var verbPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 // client may not post into them, so that a feed's grants and deletions are
 // always the server's own.
 // "webhook" is the namespace of webhook.test and webhook.disabled.
-var reservedVerbSpaces = []string{"user", "auth", "workspace", "group", "webhook"}
+var reservedVerbSpaces = []string{"user", "auth", "workspace", "group", "token", "webhook"}
 
 // ReservedVerb reports whether v is in a namespace the server records
 // its own activities in ("user.deleted", "workspace.permission_granted",

@@ -281,7 +281,7 @@ func (s *Server) handleActivityCreate(w http.ResponseWriter, r *http.Request) er
 		if !roster.ValidVerb(*v) {
 			b.errors.Add("verb", "Enter a verb of lower-case dotted words, e.g. document.created (at most 64 characters).")
 		} else if roster.ReservedVerb(*v) {
-			b.errors.Add("verb", "The namespaces user, auth, workspace, group and webhook are reserved for the server's own activities.")
+			b.errors.Add("verb", "The namespaces user, auth, workspace, group, token and webhook are reserved for the server's own activities.")
 		}
 		a.Verb = *v
 	}

@@ -300,6 +300,7 @@ func TestSecurityConfusablesControlsReservedVerbs(t *testing.T) {
 		{"verb": "user.deleted"},
 		{"verb": "auth.login"},
 		{"verb": "group.member_added"},
+		{"verb": "token.created"},
 	} {
 		e.do("POST", "/api/v3/activities", tok, body).expect(t, http.StatusBadRequest)
 	}
