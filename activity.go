@@ -49,6 +49,25 @@ const (
 
 var verbPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
 
+// reservedVerbSpaces are the namespaces of the verbs the server records; a
+// client may not post into them, so that a feed's grants and deletions are
+// always the server's own.
+// "webhook" is the namespace of webhook.test and webhook.disabled.
+var reservedVerbSpaces = []string{"user", "auth", "workspace", "group", "token", "webhook"}
+
+// ReservedVerb reports whether v is in a namespace the server records
+// its own activities in ("user.deleted", "workspace.permission_granted",
+// any "auth.*", ...).
+func ReservedVerb(v string) bool {
+	space, _, _ := strings.Cut(v, ".")
+	for _, r := range reservedVerbSpaces {
+		if space == r {
+			return true
+		}
+	}
+	return false
+}
+
 // ValidVerb reports whether v is a well-formed verb.
 func ValidVerb(v string) bool {
 	return len(v) <= MaxVerbLen && verbPattern.MatchString(v)

@@ -47,10 +47,17 @@ func CanUpdateUser(viewer, target *User, upd UserUpdate) error {
 	return nil
 }
 
-// NeedsCurrentPassword reports whether setting a password on target requires
-// the viewer to confirm its current one: always when it is its own.
-func NeedsCurrentPassword(viewer, target *User) bool {
-	return viewer.ID == target.ID
+// NeedsCurrentPassword reports whether viewer must confirm target's current
+// password for upd (setsPassword: upd also sets a new password): a user
+// changing its own password, username or email, the changes a stolen token
+// would need to take the account over. An admin changing someone else never
+// needs it.
+func NeedsCurrentPassword(viewer, target *User, upd UserUpdate, setsPassword bool) bool {
+	if viewer.ID != target.ID {
+		return false
+	}
+	return setsPassword || (upd.Username != nil && *upd.Username != target.Username) ||
+		(upd.Email != nil && *upd.Email != target.Email)
 }
 
 // CanReadWorkspace allows admins and anyone with a role in the workspace.
@@ -60,6 +67,17 @@ func CanReadWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || r
 // CanManageWorkspace allows admins and the workspace's admins to change it
 // and its grants.
 func CanManageWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role >= RoleAdmin }
+
+// CanChangeSlug allows only admins to change a workspace's slug (sending
+// the current one is fine): slugs are unique across all workspaces, so a
+// workspace admin's conflicting rename would reveal the slugs of workspaces
+// it cannot read.
+func CanChangeSlug(viewer *User, ws *Workspace, slug *string) error {
+	if viewer.IsAdmin || slug == nil || *slug == ws.Slug {
+		return nil
+	}
+	return &Error{Code: EFORBIDDEN, Message: "Only an admin may change a workspace's slug."}
+}
 
 // ActivityPost is what CanPostActivity needs to know about an activity
 // being posted: its actor, and its workspace when it names one.

@@ -65,12 +65,22 @@ func TestCanUpdateUser(t *testing.T) {
 }
 
 func TestNeedsCurrentPassword(t *testing.T) {
-	admin, user := &User{ID: 1, IsAdmin: true}, &User{ID: 2}
-	if !NeedsCurrentPassword(user, user) || !NeedsCurrentPassword(admin, admin) {
+	admin := &User{ID: 1, IsAdmin: true, Username: "root", Email: "root@example.com"}
+	user := &User{ID: 2, Username: "jdoe", Email: "jdoe@example.com"}
+	if !NeedsCurrentPassword(user, user, UserUpdate{}, true) || !NeedsCurrentPassword(admin, admin, UserUpdate{}, true) {
 		t.Error("setting one's own password must need the current one, admins included")
 	}
-	if NeedsCurrentPassword(admin, user) {
+	if NeedsCurrentPassword(admin, user, UserUpdate{}, true) {
 		t.Error("an admin setting another user's password must not need that user's current one")
+	}
+	if !NeedsCurrentPassword(user, user, UserUpdate{Username: ptr("jane")}, false) || !NeedsCurrentPassword(user, user, UserUpdate{Email: ptr("jane@example.com")}, false) {
+		t.Error("changing one's own username or email must need the current password")
+	}
+	if NeedsCurrentPassword(user, user, UserUpdate{Username: ptr("jdoe"), Email: ptr("jdoe@example.com"), FirstName: ptr("Jane")}, false) {
+		t.Error("sending the current username and email back, or changing other fields, must not need it")
+	}
+	if NeedsCurrentPassword(admin, user, UserUpdate{Username: ptr("jane")}, false) {
+		t.Error("an admin renaming another user must not need that user's password")
 	}
 }
 

@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Token is an API bearer token. Only the SHA-256 of its secret is stored,
@@ -70,6 +73,34 @@ const (
 	LoginLockoutMax  = 15 * time.Minute
 )
 
+// Bounds of the stored login throttle: a row not touched for
+// LoginThrottleTTL is forgotten, and at most MaxLoginThrottleNames rows
+// keyed by login name (LoginNameKey) are kept, the least recently failed
+// going first. Account rows (AccountKey) are bounded by the users.
+const (
+	LoginThrottleTTL      = 24 * time.Hour
+	MaxLoginThrottleNames = 100_000
+)
+
+// MaxLoginNameLen is the longest login name that can name a user (the
+// longest email); a longer one is refused without being looked up or stored.
+const MaxLoginNameLen = MaxEmailLen
+
+// AccountKey is the login throttle key of an account.
+func AccountKey(id int64) string { return "user:" + strconv.FormatInt(id, 10) }
+
+// LoginNameKey is the login throttle key of a login name as typed (case
+// folded), hashed so that a row has a fixed size and never holds what was
+// typed (sometimes a password). ok is false for a name longer than
+// MaxLoginNameLen, which no user can have and which is never stored.
+func LoginNameKey(login string) (key string, ok bool) {
+	if utf8.RuneCountInString(login) > MaxLoginNameLen {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(Fold(login)))
+	return "login:" + hex.EncodeToString(sum[:16]), true
+}
+
 // Session is what a valid token proves: who is calling, with which token,
 // and what the token may be used for.
 type Session struct {
@@ -98,9 +129,10 @@ type AuthService interface {
 	// FindPasswordHash returns the password hash of user id.
 	FindPasswordHash(ctx context.Context, id int64) (string, error)
 	// CreateSession stores t, sets the user's lastLogin to now, clears the
-	// login throttle of key and records auth.login, in one transaction;
-	// ETHROTTLED (and no session) when key is locked by then.
-	CreateSession(ctx context.Context, t *Token, throttleKey string) error
+	// login throttle of every key given and records auth.login, in one
+	// transaction; ETHROTTLED (and no session) when the first key is locked
+	// by then.
+	CreateSession(ctx context.Context, t *Token, throttleKeys ...string) error
 	// CreateToken stores t without any other effect (personal tokens, the
 	// CLI) and sets its ID and CreatedAt.
 	CreateToken(ctx context.Context, t *Token) error
@@ -126,11 +158,13 @@ type AuthService interface {
 
 	// LoginLockedUntil returns when the throttle of key ends (zero if none).
 	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)
-	// RecordLoginFailure counts one failure for key and returns the time
-	// until which key is now locked (zero if not locked). A key that is
-	// already locked is not counted: ETHROTTLED, so that attempts racing the
-	// lock are refused like the ones after it.
-	RecordLoginFailure(ctx context.Context, key string) (time.Time, error)
+	// RecordLoginFailure counts one failure for each key and returns the
+	// time until which the last key is now locked (zero if not locked). If
+	// any key is already locked nothing is counted: ETHROTTLED, so that
+	// attempts racing the lock are refused like the ones after it. Rows
+	// older than LoginThrottleTTL are forgotten and at most
+	// MaxLoginThrottleNames login-name rows are kept.
+	RecordLoginFailure(ctx context.Context, keys ...string) (time.Time, error)
 }
 
 // ErrLoginThrottled is the 429 of a login to an account locked until until.

@@ -10,7 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mtibben/confusables"
 	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // User is a person known to Roster.
@@ -240,7 +242,7 @@ func ValidateUser(u *User) error {
 		fe.Add("email", "This field may not be blank.")
 	case utf8.RuneCountInString(u.Email) > MaxEmailLen:
 		fe.Add("email", tooLong(MaxEmailLen))
-	case !validEmail(u.Email):
+	case !validEmail(u.Email) || hasControl(u.Email, false):
 		fe.Add("email", "Enter a valid email address.")
 	}
 	checkText := func(field, v string, max int) {
@@ -276,13 +278,35 @@ func ValidatePassword(p string) string {
 	return ""
 }
 
+// hasControl reports whether s holds a control character (NUL included)
+// or a format character: the bidi controls (U+202A..U+202E,
+// U+2066..U+2069, U+200E/F), zero-width characters and the like, which
+// make text display other than it reads. allowNewlines lets \n, \r and \t
+// through (multi-line text).
 func hasControl(s string, allowNewlines bool) bool {
 	for _, r := range s {
-		if unicode.IsControl(r) && !(allowNewlines && (r == '\n' || r == '\r' || r == '\t')) {
+		if (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) && !(allowNewlines && (r == '\n' || r == '\r' || r == '\t')) {
 			return true
 		}
 	}
 	return false
+}
+
+// ValidText reports whether s is free of control and format characters
+// (see hasControl); multiline allows \n, \r and \t. Every text field
+// the API stores is held to it.
+func ValidText(s string, multiline bool) bool {
+	return utf8.ValidString(s) && !hasControl(s, multiline)
+}
+
+// UsernameSkeleton is the form under which usernames must be unique: the
+// UTS #39 confusable skeleton of the NFKC-normalized, case-folded name
+// (case-folded again; NFKC maps the compatibility forms such as fullwidth
+// letters, which confusables.txt leaves to it),
+// so that "\u0430dmin" (Cyrillic a), fullwidth "ａｄｍｉｎ" and "Admin" all
+// collide with "admin".
+func UsernameSkeleton(username string) string {
+	return Fold(confusables.Skeleton(norm.NFKC.String(Fold(username))))
 }
 
 func validEmail(s string) bool {

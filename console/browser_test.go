@@ -352,6 +352,33 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("grants of Marketing after the UI grant: %+v", grants.Results)
 	}
 
+	// Issue 16, item 2: in data from before usernames and emails were made
+	// unique across both fields, mlopez's username may be tnguyen's email.
+	// Granting that name must not pick mlopez (it picked the username
+	// match); the console refuses the ambiguous name and grants by #id.
+	if _, err := s.db.WriteDB().Exec(`UPDATE users SET username = 'tnguyen@example.com', username_fold = 'tnguyen@example.com',
+		search_text = 'tnguyen@example.com' || substr(search_text, instr(search_text, char(31))) WHERE id = ?`, s.users["mlopez"]); err != nil {
+		t.Fatal(err)
+	}
+	b.do("grant the ambiguous name",
+		chromedp.SetValue(chromedp.CSS("#grant-user"), "tnguyen@example.com"),
+		chromedp.SetValue(chromedp.CSS("#grant-role"), "viewer"),
+		chromedp.Click(chromedp.CSS("#grant-submit")))
+	b.wait("the ambiguity is reported", `document.querySelector("#grant-error").textContent.includes("enter #id instead")`)
+	b.do("grant by id",
+		chromedp.SetValue(chromedp.CSS("#grant-user"), fmt.Sprintf("#%d", s.users["tnguyen"])),
+		chromedp.Click(chromedp.CSS("#grant-submit")))
+	b.wait("tnguyen's grant is listed", `!!document.querySelector('#grants-table tr[data-subject="user:tnguyen"]')`)
+	s.call("GET", "/api/v3/workspaces/1/permissions", s.adminToken, nil, 200, &grants)
+	if len(grants.Results) != 2 {
+		t.Errorf("grants of Marketing after the grant by id: %+v", grants.Results)
+	}
+	for _, g := range grants.Results {
+		if g.Subject.Name == "tnguyen@example.com" {
+			t.Errorf("the ambiguous name was granted to mlopez: %+v", grants.Results)
+		}
+	}
+
 	// Groups: add jdoe to design.
 	b.do("open the groups", chromedp.Click(chromedp.CSS(`#nav a[href="#/groups"]`)))
 	b.do("open design", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#group-results a[href="#/groups/%d"]`, group.ID))))

@@ -260,17 +260,28 @@ const (
 	maxObjectText = 255
 )
 
+// handleActivityCreate records an activity of the caller (or, for an
+// admin, of another actor). Non-admins are limited per user
+// (ActivityRate/ActivityBurst, 429 with Retry-After), and the verb
+// namespaces of the server's own activities are refused.
 func (s *Server) handleActivityCreate(w http.ResponseWriter, r *http.Request) error {
+	me := viewer(r)
+	if !me.IsAdmin {
+		if ok, wait := s.activityLimit.take(strconv.FormatInt(me.ID, 10), s.now()); !ok {
+			return &roster.Error{Code: roster.ETHROTTLED, Message: "Too many activities posted; slow down.", RetryAfter: wait}
+		}
+	}
 	b, err := decodeBody(w, r, []string{"verb", "object", "workspace", "data", "actor"}, []string{"id", "published"})
 	if err != nil {
 		return err
 	}
-	me := viewer(r)
 	b.require("verb")
 	a := &roster.Activity{ActorID: me.ID, Data: json.RawMessage("{}")}
 	if v := b.str("verb"); v != nil {
 		if !roster.ValidVerb(*v) {
 			b.errors.Add("verb", "Enter a verb of lower-case dotted words, e.g. document.created (at most 64 characters).")
+		} else if roster.ReservedVerb(*v) {
+			b.errors.Add("verb", "The namespaces user, auth, workspace, group, token and webhook are reserved for the server's own activities.")
 		}
 		a.Verb = *v
 	}
@@ -289,6 +300,8 @@ func (s *Server) handleActivityCreate(w http.ResponseWriter, r *http.Request) er
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(raw, &obj) != nil || obj == nil {
 			b.errors.Add("data", "Must be a JSON object.")
+		} else if !validJSONText(raw) {
+			b.errors.Add("data", "Strings in data may not contain NUL, control or format (bidi, zero-width) characters other than newlines and tabs.")
 		} else {
 			var compact bytes.Buffer
 			_ = json.Compact(&compact, raw)
@@ -390,6 +403,38 @@ func readObject(b *body, raw json.RawMessage) *roster.ActivityObject {
 		b.errors.Add("object", "object.type is too long.")
 	case utf8.RuneCountInString(obj.ID) > maxObjectText || utf8.RuneCountInString(obj.Name) > maxObjectText:
 		b.errors.Add("object", "object.id and object.name may have at most 255 characters.")
+	case !roster.ValidText(obj.Type, false) || !roster.ValidText(obj.ID, false) || !roster.ValidText(obj.Name, false):
+		b.errors.Add("object", "object fields may not contain NUL, control or format (bidi, zero-width) characters.")
 	}
 	return obj
+}
+
+// validJSONText reports whether every key and string of a JSON value passes
+// roster.ValidText (multi-line allowed).
+func validJSONText(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	var ok func(v any) bool
+	ok = func(v any) bool {
+		switch x := v.(type) {
+		case string:
+			return roster.ValidText(x, true)
+		case []any:
+			for _, e := range x {
+				if !ok(e) {
+					return false
+				}
+			}
+		case map[string]any:
+			for k, e := range x {
+				if !roster.ValidText(k, true) || !ok(e) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return ok(v)
 }

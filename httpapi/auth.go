@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -17,9 +16,18 @@ type loginResponse struct {
 	User      userProfile `json:"user"`
 }
 
+const errClientThrottled = "Too many failed login attempts from this address; try again later."
+
 // handleLogin exchanges a username (or email) and password for a token.
-// Unknown users cost one argon2id verification too, and both failures give
-// the same 401; consecutive failures lock the account (429) for a while.
+//
+// Failures are counted three ways, all checked before the password is:
+// per client address (in memory, LoginFailuresPerMinute, so that no client
+// keeps the argon2id workers busy), per login name as typed, and per
+// account (both stored, roster.MaxLoginFailures consecutive ones lock).
+// A name's own lock answers 429; an account locked through another of its
+// names answers the 401 an unknown name gets (after the same argon2id
+// work), so a 429 never ties one login name to another. Unknown users cost
+// one argon2id verification too, and every failure gives the same 401.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBody(w, r, []string{"username", "password"}, nil)
 	if err != nil {
@@ -31,17 +39,37 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	u, hash, err := s.store.FindCredentials(ctx, *login)
-	key := "login:" + roster.Fold(*login)
-	if err == nil {
-		key = "user:" + strconv.FormatInt(u.ID, 10)
-	} else if roster.ErrorCode(err) != roster.ENOTFOUND {
-		return err
+	client := clientAddress(r)
+	if ok, wait := s.loginLimit.take(client, s.now()); !ok {
+		return &roster.Error{Code: roster.ETHROTTLED, Message: errClientThrottled, RetryAfter: wait}
 	}
-	if until, err := s.store.LoginLockedUntil(ctx, key); err != nil {
-		return err
-	} else if !until.IsZero() {
-		return roster.ErrLoginThrottled(until, s.now())
+	nameKey, storable := roster.LoginNameKey(*login)
+	var u *roster.User
+	var hash string
+	if storable { // a longer name names nobody: not looked up, not stored
+		u, hash, err = s.store.FindCredentials(ctx, *login)
+		if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			return err
+		}
+		if until, err := s.store.LoginLockedUntil(ctx, nameKey); err != nil {
+			return err
+		} else if !until.IsZero() {
+			return roster.ErrLoginThrottled(until, s.now())
+		}
+	}
+	var keys []string // what a failure counts against
+	if storable {
+		keys = append(keys, nameKey)
+	}
+	if u != nil {
+		accountKey := roster.AccountKey(u.ID)
+		if until, err := s.store.LoginLockedUntil(ctx, accountKey); err != nil {
+			return err
+		} else if !until.IsZero() {
+			u = nil // locked through another name: answer as for an unknown one
+		} else {
+			keys = append(keys, accountKey)
+		}
 	}
 	ok := false
 	if u == nil {
@@ -53,15 +81,24 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok || !u.IsActive || u.IsService { // a service account has no password; refuse it in any case
-		if _, err := s.store.RecordLoginFailure(ctx, key); err != nil {
-			return err
+		if len(keys) > 0 {
+			if _, err := s.store.RecordLoginFailure(ctx, keys...); err != nil {
+				return err
+			}
 		}
 		return errBadCredentials
 	}
+	s.loginLimit.give(client, s.now()) // only failures count against the address
 	secret, tokenHash := roster.NewTokenSecret()
 	t := &roster.Token{UserID: u.ID, Hash: tokenHash, Kind: roster.TokenSession, Name: loginSessionName,
 		Prefix: roster.TokenPrefix(secret), ExpiresAt: s.now().Add(s.tokenTTL)}
-	if err := s.store.CreateSession(ctx, t, key); err != nil {
+	clear := []string{roster.AccountKey(u.ID), nameKey}
+	for _, n := range []string{u.Username, u.Email} {
+		if k, ok := roster.LoginNameKey(n); ok {
+			clear = append(clear, k)
+		}
+	}
+	if err := s.store.CreateSession(ctx, t, clear...); err != nil {
 		return err
 	}
 	full, err := s.store.FindUserByID(ctx, u.ID)

@@ -61,6 +61,12 @@ func newEnvStream(t *testing.T, cfg httpapi.Config, opts stream.Options) *env {
 	if cfg.Clock == nil {
 		cfg.Clock = clock
 	}
+	if cfg.ActivityRate == 0 {
+		// The load and stream tests post hundreds of activities a second as
+		// ordinary users; the per-user limit has tests of its own
+		// (TestSecurityActivityRateLimit), which set it.
+		cfg.ActivityRate = -1
+	}
 	s, err := rostertest.New(context.Background(), db, rostertest.Options{API: cfg, Stream: opts})
 	if err != nil {
 		t.Fatal(err)

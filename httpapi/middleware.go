@@ -67,6 +67,9 @@ func (s *Server) authedWith(token func(*http.Request) string, h handlerFunc) htt
 		if rec, ok := w.(*statusRecorder); ok {
 			rec.userID = sess.User.ID
 		}
+		// Authenticated answers are not for caches; a handler may say
+		// otherwise (the stream's no-cache, a profile's private, no-cache).
+		w.Header().Set("Cache-Control", "no-store")
 		if err := s.checkScope(r, sess); err != nil {
 			return err
 		}

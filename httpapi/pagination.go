@@ -92,8 +92,9 @@ func paginate[T any](r *http.Request, p pageParams, total int, results []T) (pag
 	return b, nil
 }
 
-// pageURL is the absolute URL of the request with page set to n; every
-// other query parameter is kept. Page 1 drops the parameter, as DRF does.
+// pageURL is the absolute URL of the request with page set to n, at the
+// origin worked out by edge (--public-url, trusted forwarded headers or the
+// request); every other query parameter is kept. Page 1 drops the parameter, as DRF does.
 func pageURL(r *http.Request, n int) string {
 	q := r.URL.Query()
 	if n == 1 {
@@ -101,10 +102,13 @@ func pageURL(r *http.Request, n int) string {
 	} else {
 		q.Set("page", strconv.Itoa(n))
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	if e, ok := edgeOf(r); ok {
+		return e.origin + u.String()
 	}
-	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	u.Scheme, u.Host = "http", r.Host
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
 	return u.String()
 }

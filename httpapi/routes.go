@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rosterhq/roster/console"
 )
 
@@ -19,7 +18,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	handle("GET /healthz", s.handle(s.handleHealthz))
 	handle("GET /readyz", s.handle(s.handleReadyz))
-	handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if !s.noMetrics {
+		handle("GET /metrics", s.MetricsHandler())
+	}
 	handle("GET /api/v3/openapi.json", s.handle(s.handleOpenAPI))
 	handle("GET /api/v3/docs", console.Docs())
 	handle("GET /admin/", console.Handler("/admin/"))

@@ -6,10 +6,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/stream"
@@ -47,22 +50,61 @@ type Config struct {
 	// their clients have not taken yet and for replays (default 64 MiB, at
 	// least 4 MiB: four replay pages).
 	StreamBuffers int64
+	// PublicURL, when set, is the origin (and path prefix) of every link the
+	// server writes; otherwise links follow the request (see TrustedProxies).
+	PublicURL *url.URL
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto and -Host
+	// are believed; from any other peer they are ignored.
+	TrustedProxies []netip.Prefix
+	// LoginFailuresPerMinute limits failed password logins per client
+	// address (0: DefaultLoginFailuresPerMinute; negative: no limit).
+	LoginFailuresPerMinute int
+	// ActivityRate and ActivityBurst limit activity posts per non-admin
+	// user (0: DefaultActivityRate and DefaultActivityBurst; negative: no
+	// limit).
+	ActivityRate  float64
+	ActivityBurst int
+	// NoMetrics leaves GET /metrics off this handler (it is then
+	// served apart, see MetricsHandler).
+	NoMetrics bool
+}
+
+// Defaults of the abuse limits (see Config).
+const (
+	DefaultLoginFailuresPerMinute = 50
+	DefaultActivityRate           = 20
+	DefaultActivityBurst          = 200
+)
+
+// MetricsHandler serves the server's metrics in the Prometheus text format,
+// for a listener of its own (--metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	h := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Server is the HTTP API.
 type Server struct {
-	store     Store
-	hasher    *password.Hasher
-	log       *slog.Logger
-	registry  *prometheus.Registry
-	metrics   *metrics
-	clock     roster.Clock
-	tokenTTL  time.Duration
-	handler   http.Handler
-	patterns  []string
-	broker    *stream.Broker
-	heartbeat time.Duration
-	events    eventCache // the last streamed activity's JSON, shared by all streams
+	store          Store
+	hasher         *password.Hasher
+	log            *slog.Logger
+	registry       *prometheus.Registry
+	metrics        *metrics
+	clock          roster.Clock
+	tokenTTL       time.Duration
+	handler        http.Handler
+	patterns       []string
+	broker         *stream.Broker
+	heartbeat      time.Duration
+	publicURL      *url.URL
+	trustedProxies []netip.Prefix
+	noMetrics      bool
+	loginLimit     *limiter   // failed password logins per client address
+	activityLimit  *limiter   // activity posts per non-admin user
+	events         eventCache // the last streamed activity's JSON, shared by all streams
 	// scopes holds the token scope of each authenticated route, read from
 	// the OpenAPI document: the one place where scopes are declared.
 	scopes  map[string]roster.Scope
@@ -76,7 +118,22 @@ func (s *Server) now() time.Time { return s.clock.Now() }
 // NewServer returns the API as an http.Handler.
 func NewServer(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, clock: cfg.Clock, tokenTTL: cfg.TokenTTL,
-		broker: cfg.Broker, heartbeat: cfg.Heartbeat}
+		broker: cfg.Broker, heartbeat: cfg.Heartbeat, publicURL: cfg.PublicURL, trustedProxies: cfg.TrustedProxies,
+		noMetrics: cfg.NoMetrics}
+	switch n := cfg.LoginFailuresPerMinute; {
+	case n == 0:
+		s.loginLimit = newLimiter(DefaultLoginFailuresPerMinute/60.0, DefaultLoginFailuresPerMinute)
+	case n > 0:
+		s.loginLimit = newLimiter(float64(n)/60, n)
+	}
+	rate, burst := cfg.ActivityRate, cfg.ActivityBurst
+	if rate == 0 {
+		rate = DefaultActivityRate
+	}
+	if burst == 0 {
+		burst = DefaultActivityBurst
+	}
+	s.activityLimit = newLimiter(rate, burst)
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
 	}
@@ -105,7 +162,7 @@ func NewServer(cfg Config) *Server {
 	s.scopes = routeScopes()
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.recoverer(s.fallback(mux))
+	s.handler = s.recoverer(s.edge(s.fallback(mux)))
 	return s
 }
 

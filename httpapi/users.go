@@ -192,6 +192,9 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.visibleLastActive(r, u); err != nil {
+		return err
+	}
 	b := marshal(profile(u)) // once, for the ETag and the body
 	tag := etag(b)
 	w.Header().Set("ETag", tag)
@@ -201,6 +204,27 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return writeJSON(w, http.StatusOK, b)
+}
+
+// visibleLastActive applies the visibility rule to u.LastActiveAt: a viewer
+// other than an admin or u itself gets the time of u's newest activity it
+// may see (or null), not of u's newest activity.
+func (s *Server) visibleLastActive(r *http.Request, u *roster.User) error {
+	me := viewer(r)
+	if me.IsAdmin || me.ID == u.ID || u.LastActiveAt == nil {
+		return nil
+	}
+	id := u.ID
+	acts, err := s.store.FindActivities(r.Context(), roster.ActivityFilter{Viewer: me, ActorID: &id, Page: roster.Page{Limit: 1}})
+	if err != nil {
+		return err
+	}
+	u.LastActiveAt = nil
+	if len(acts) > 0 {
+		t := acts[0].Published
+		u.LastActiveAt = &t
+	}
+	return nil
 }
 
 func (s *Server) handleUserMe(w http.ResponseWriter, r *http.Request) error {
@@ -340,7 +364,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	validateUserFields(b, c.Apply(old))
 	if c.password != nil && old.IsService {
 		b.errors.Add("password", errServicePassword)
-	} else if c.password != nil && roster.NeedsCurrentPassword(me, old) {
+	} else if roster.NeedsCurrentPassword(me, old, c.UserUpdate, c.password != nil) {
 		if c.currentPassword == nil {
 			b.errors.Add("currentPassword", roster.MsgRequired)
 		} else if ok, err := s.checkPassword(r, id, *c.currentPassword); err != nil {
@@ -367,17 +391,40 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, put bool) er
 	return writeProfile(w, http.StatusOK, u)
 }
 
-// checkPassword reports whether pw is the stored password of user id. A
-// user that is gone has no password to match; any other error (the
-// database or the hasher failing) is returned, never taken for a mismatch.
+// checkPassword reports whether pw is the stored password of user id. It
+// is a password guess like a login: it counts against the client address
+// and the account, and a locked account answers 429 (ETHROTTLED) without a
+// verification. A user that is gone has no password to match; any other
+// error (the database or the hasher failing) is returned, never taken for a
+// mismatch.
 func (s *Server) checkPassword(r *http.Request, id int64, pw string) (bool, error) {
-	hash, err := s.store.FindPasswordHash(r.Context(), id)
-	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		return false, nil
-	} else if err != nil {
+	ctx := r.Context()
+	client := clientAddress(r)
+	if ok, wait := s.loginLimit.take(client, s.now()); !ok {
+		return false, &roster.Error{Code: roster.ETHROTTLED, Message: errClientThrottled, RetryAfter: wait}
+	}
+	key := roster.AccountKey(id)
+	if until, err := s.store.LoginLockedUntil(ctx, key); err != nil {
+		return false, err
+	} else if !until.IsZero() {
+		return false, roster.ErrLoginThrottled(until, s.now())
+	}
+	ok := false
+	hash, err := s.store.FindPasswordHash(ctx, id)
+	if err == nil {
+		ok, err = s.hasher.Verify(ctx, pw, hash)
+	}
+	if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
 		return false, err
 	}
-	return s.hasher.Verify(r.Context(), pw, hash)
+	if !ok {
+		if _, err := s.store.RecordLoginFailure(ctx, key); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	s.loginLimit.give(client, s.now())
+	return true, nil
 }
 
 func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request) error {

@@ -165,6 +165,9 @@ func (s *Server) handleWorkspacePatch(w http.ResponseWriter, r *http.Request) er
 	if err := b.err(); err != nil {
 		return err
 	}
+	if err := roster.CanChangeSlug(viewer(r), ws, upd.Slug); err != nil {
+		return err
+	}
 	ws, err = s.store.UpdateWorkspace(r.Context(), viewer(r).ID, ws.ID, upd)
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ var copyTables = []copyTable{
 			kTime, kTime, kTime, kInt, kBool}},
 	{name: "tokens", sequence: true, columns: []string{"id", "user_id", "hash", "created_at", "expires_at", "kind", "name", "scopes", "prefix", "last_used_at"},
 		kinds: []int{kInt, kInt, kBlob, kTime, kTime, kText, kText, kText, kText, kTime}},
-	{name: "login_throttle", columns: []string{"key", "failures", "locked_until"}, kinds: []int{kText, kInt, kTime}},
+	{name: "login_throttle", columns: []string{"key", "failures", "locked_until", "updated_at"}, kinds: []int{kText, kInt, kTime, kTime}},
 	{name: "groups", sequence: true, columns: []string{"id", "name", "name_fold", "member_count", "created_at"},
 		kinds: []int{kInt, kText, kText, kInt, kTime}, overrides: map[string]any{"member_count": 0}},
 	{name: "group_members", columns: []string{"group_id", "user_id"}, kinds: []int{kInt, kInt}},

@@ -10,7 +10,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -36,6 +38,9 @@ func open(ctx context.Context, path string, sp speedups) (*DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty path")
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	write := openDB(dsn(path, false), sp)
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
@@ -55,6 +60,22 @@ func open(ctx context.Context, path string, sp speedups) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	return sqlstore.New(write, read, dialect{sp: sp}), nil
+}
+
+// createPrivate creates the database file readable by its owner only (it
+// holds password hashes) when it does not exist yet; SQLite gives its -wal
+// and -shm files the same mode. An existing file keeps its mode.
+func createPrivate(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn builds a modernc.org/sqlite connection string. Every pooled connection

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -11,17 +12,36 @@ import (
 
 var _ roster.AuthService = (*DB)(nil)
 
-// FindCredentials looks a user up, active or not, by username or email,
-// preferring a username match when one user's username is another's email.
+// FindCredentials looks a user up by username or email. Usernames and
+// emails are unique across both fields (checkUnique); should older data
+// still have a name that is one user's username and another's email, the
+// name is ambiguous and names nobody (ENOTFOUND) rather than either.
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
 	f := roster.Fold(login)
-	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+UserColumns+`, u.password_hash FROM users u
-		WHERE u.username_fold = ? OR u.email_fold = ? ORDER BY u.username_fold = ? DESC LIMIT 1`, f, f, f), &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", errNotFound("User")
-	} else if err != nil {
+	rows, err := db.read.QueryContext(ctx, "SELECT "+UserColumns+`, u.password_hash FROM users u
+		WHERE u.username_fold = ? OR u.email_fold = ? LIMIT 2`, f, f)
+	if err != nil {
 		return nil, "", err
+	}
+	defer rows.Close()
+	var u *roster.User
+	var hash string
+	for rows.Next() {
+		var h string
+		v, err := scanUser(rows, &h)
+		if err != nil {
+			return nil, "", err
+		}
+		if u != nil && u.ID != v.ID {
+			return nil, "", errNotFound("User")
+		}
+		u, hash = v, h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	if u == nil {
+		return nil, "", errNotFound("User")
 	}
 	return u, hash, nil
 }
@@ -36,13 +56,16 @@ func (db *DB) FindPasswordHash(ctx context.Context, id int64) (string, error) {
 	return hash, err
 }
 
-// CreateSession stores a login token, stamps lastLogin, clears the throttle
-// and records auth.login in one transaction.
-func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKey string) error {
+// CreateSession stores a login token, stamps lastLogin, clears the
+// throttle rows of throttleKeys and records auth.login in one transaction.
+// The first key (the account's) is checked for a lock inside it.
+func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKeys ...string) error {
 	now := db.Now()
 	err := db.tx(ctx, func(tx *wtx) error {
-		if err := checkLoginLock(ctx, tx, throttleKey, now); err != nil {
-			return err
+		if len(throttleKeys) > 0 {
+			if err := checkLoginLock(ctx, tx, throttleKeys[0], now); err != nil {
+				return err
+			}
 		}
 		if err := tx.insertToken(ctx, t, now); err != nil {
 			return err
@@ -50,8 +73,10 @@ func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKey st
 		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", db.t(now), t.UserID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM login_throttle WHERE key = ?", throttleKey); err != nil {
-			return err
+		for _, k := range throttleKeys {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM login_throttle WHERE key = ?", k); err != nil {
+				return err
+			}
 		}
 		return tx.insertActivity(ctx, &roster.Activity{ActorID: t.UserID, Verb: roster.VerbAuthLogin, Published: now})
 	})
@@ -151,26 +176,65 @@ func checkLoginLock(ctx context.Context, q Querier, key string, now time.Time) e
 	return roster.ErrLoginThrottled(until.t, now)
 }
 
-// RecordLoginFailure counts a consecutive failure for key and locks it once
-// the count reaches roster.MaxLoginFailures; a locked key is not counted.
-func (db *DB) RecordLoginFailure(ctx context.Context, key string) (time.Time, error) {
+// RecordLoginFailure counts a consecutive failure for each key and locks a
+// key once its count reaches roster.MaxLoginFailures; when any key is
+// locked nothing is counted. A key whose last failure is older than
+// roster.LoginThrottleTTL starts again from one. Each new row first
+// deletes the expired ones and, past roster.MaxLoginThrottleNames
+// login-name rows, the least recently failed of them, so that unknown names
+// cannot grow the table without bound.
+func (db *DB) RecordLoginFailure(ctx context.Context, keys ...string) (time.Time, error) {
 	now := db.Now()
+	stale := db.t(now.Add(-roster.LoginThrottleTTL))
 	var until time.Time
 	err := db.tx(ctx, func(tx *wtx) error {
-		if err := checkLoginLock(ctx, tx, key, now); err != nil {
-			return err
+		for _, key := range keys {
+			if err := checkLoginLock(ctx, tx, key, now); err != nil {
+				return err
+			}
 		}
-		var n int
-		err := tx.QueryRowContext(ctx, `INSERT INTO login_throttle (key, failures) VALUES (?, 1)
-			ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1 RETURNING failures`, key).Scan(&n)
-		if err != nil {
-			return err
+		until = time.Time{}
+		for _, key := range keys {
+			var n int
+			err := tx.QueryRowContext(ctx, `INSERT INTO login_throttle (key, failures, updated_at) VALUES (?, 1, ?)
+				ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at,
+				failures = CASE WHEN login_throttle.updated_at < ? THEN 1 ELSE login_throttle.failures + 1 END
+				RETURNING failures`, key, db.t(now), stale).Scan(&n)
+			if err != nil {
+				return err
+			}
+			until = time.Time{}
+			if d := roster.LockoutFor(n); d > 0 {
+				until = now.Add(d)
+				if _, err = tx.ExecContext(ctx, "UPDATE login_throttle SET locked_until = ? WHERE key = ?", db.t(until), key); err != nil {
+					return err
+				}
+			}
+			if n == 1 && strings.HasPrefix(key, "login:") {
+				if err := pruneLoginThrottle(ctx, tx, stale); err != nil {
+					return err
+				}
+			}
 		}
-		if d := roster.LockoutFor(n); d > 0 {
-			until = now.Add(d)
-			_, err = tx.ExecContext(ctx, "UPDATE login_throttle SET locked_until = ? WHERE key = ?", db.t(until), key)
-		}
-		return err
+		return nil
 	})
 	return until, err
+}
+
+// pruneLoginThrottle deletes rows untouched since stale and the least
+// recently failed login-name rows beyond roster.MaxLoginThrottleNames.
+func pruneLoginThrottle(ctx context.Context, tx *wtx, stale any) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM login_throttle WHERE updated_at < ?", stale); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM login_throttle WHERE key LIKE 'login:%'").Scan(&n); err != nil {
+		return err
+	}
+	if over := n - roster.MaxLoginThrottleNames; over > 0 {
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle
+			WHERE key LIKE 'login:%' ORDER BY updated_at LIMIT ?)`, over)
+		return err
+	}
+	return nil
 }

@@ -244,6 +244,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("%s: migration %s: %w", db.d.Name(), base, err)
 		}
 	}
+	if err := db.BackfillSkeletons(ctx); err != nil {
+		return fmt.Errorf("%s: username skeletons: %w", db.d.Name(), err)
+	}
 	return nil
 }
 

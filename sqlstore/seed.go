@@ -270,7 +270,7 @@ func (s *seeder) seedUsers(ctx context.Context) error {
 	}
 	cols := []string{"username", "username_fold", "email", "email_fold", "first_name", "first_fold", "last_name", "last_fold",
 		"search_text", "is_active", "is_admin", "bio", "avatar_url", "timezone", "locale", "password_hash", "date_joined", "last_login",
-		"last_active_at"}
+		"last_active_at", "username_skeleton"}
 	// Each user's newest activity, known ahead (what the activities
 	// trigger would keep), so no pass over the activities sets it later.
 	newest := make([]int32, s.o.Users)
@@ -320,7 +320,7 @@ func (s *seeder) seedUsers(ctx context.Context) error {
 		r[4], r[5], r[6], r[7] = u.FirstName, roster.Fold(u.FirstName), u.LastName, roster.Fold(u.LastName)
 		r[8], r[9], r[10], r[11] = searchText(&u), s.rng.IntN(20) != 0, false, bio
 		r[12], r[13], r[14], r[15], r[16], r[17] = "", timezones[tz], locales[tz], "", s.db.t(joined), lastLogin
-		r[18] = nil
+		r[18], r[19] = nil, roster.UsernameSkeleton(u.Username)
 		if j := newest[i-1]; j >= 0 {
 			r[18] = s.db.t(s.published(int(j)))
 		}

@@ -346,16 +346,24 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 }
 
 // checkUnique returns ECONFLICT naming username and/or email when another
-// user holds them (case-insensitively).
+// user holds them (case-insensitively) in either field, so that a login
+// name always names one user, or holds a username confusable with u's (the
+// same roster.UsernameSkeleton).
 func checkUnique(ctx context.Context, q Querier, id int64, u *roster.User) error {
 	fe := roster.FieldErrors{}
 	var n int
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE username_fold = ? AND id <> ?", roster.Fold(u.Username), id).Scan(&n); err != nil {
+	name, email := roster.Fold(u.Username), roster.Fold(u.Email)
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE (username_fold = ? OR email_fold = ?) AND id <> ?", name, name, id).Scan(&n); err != nil {
 		return err
 	} else if n > 0 {
 		fe.Add("username", "A user with that username already exists.")
+	} else if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE username_skeleton = ? AND id <> ?",
+		roster.UsernameSkeleton(u.Username), id).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		fe.Add("username", "A user with a username that looks the same already exists.")
 	}
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE email_fold = ? AND id <> ?", roster.Fold(u.Email), id).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE (email_fold = ? OR username_fold = ?) AND id <> ?", email, email, id).Scan(&n); err != nil {
 		return err
 	} else if n > 0 {
 		fe.Add("email", "A user with that email already exists.")
@@ -366,6 +374,46 @@ func checkUnique(ctx context.Context, q Querier, id int64, u *roster.User) error
 	return nil
 }
 
+// BackfillSkeletons fills username_skeleton where it is missing: users
+// stored before migration 0041 or loaded in bulk without it. Migrate runs
+// it, in batches of one write transaction each.
+func (db *DB) BackfillSkeletons(ctx context.Context) error {
+	for {
+		rows, err := db.write.QueryContext(ctx, db.q("SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id LIMIT 1000"))
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id   int64
+			name string
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.name); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(batch) == 0 {
+			return err
+		}
+		err = db.tx(ctx, func(tx *wtx) error {
+			for _, r := range batch {
+				if _, err := tx.ExecContext(ctx, "UPDATE users SET username_skeleton = ? WHERE id = ?", roster.UsernameSkeleton(r.name), r.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // CreateUser stores a new user and records user.created. An actor of 0
 // means the user creates itself (the first admin, the CLI).
 func (db *DB) CreateUser(ctx context.Context, actor int64, u *roster.User, passwordHash string) error {
@@ -374,10 +422,10 @@ func (db *DB) CreateUser(ctx context.Context, actor int64, u *roster.User, passw
 		if err := checkUnique(ctx, tx, 0, u); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, email, email_fold, first_name, first_fold,
+		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, username_skeleton, email, email_fold, first_name, first_fold,
 			last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Username, roster.Fold(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			u.Username, roster.Fold(u.Username), roster.UsernameSkeleton(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
 			u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
 			passwordHash, db.t(now), u.IsService).Scan(&u.ID)
 		if err != nil {
@@ -440,13 +488,13 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 			}
 		}
 		n.Version = old.Version + 1
-		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_fold = ?, email = ?, email_fold = ?,
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_fold = ?, username_skeleton = ?, email = ?, email_fold = ?,
 			first_name = ?, first_fold = ?, last_name = ?, last_fold = ?, search_text = ?, is_active = ?, is_admin = ?,
 			bio = ?, avatar_url = ?, timezone = ?, locale = ?, version = ?,
 			password_hash = coalesce(?, password_hash) WHERE id = ?`,
-			n.Username, roster.Fold(n.Username), n.Email, roster.Fold(n.Email), n.FirstName, roster.Fold(n.FirstName),
-			n.LastName, roster.Fold(n.LastName), searchText(n), n.IsActive, n.IsAdmin, n.Bio, n.AvatarURL, n.Timezone,
-			n.Locale, n.Version, upd.PasswordHash, id)
+			n.Username, roster.Fold(n.Username), roster.UsernameSkeleton(n.Username), n.Email, roster.Fold(n.Email), n.FirstName,
+			roster.Fold(n.FirstName), n.LastName, roster.Fold(n.LastName), searchText(n), n.IsActive, n.IsAdmin, n.Bio, n.AvatarURL,
+			n.Timezone, n.Locale, n.Version, upd.PasswordHash, id)
 		if err != nil {
 			return err
 		}

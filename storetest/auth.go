@@ -37,18 +37,29 @@ func testCredentials(t *testing.T, h *harness) {
 	_, err := h.s.FindPasswordHash(h.ctx, nopw.ID+100)
 	wantCode(t, err, roster.ENOTFOUND)
 
-	// One user's email may be another's username: the username wins,
-	// whichever user is older.
+	// One user's email may not be another's username, either way round
+	// (issue 16: the login name would sign in the wrong user); a user's
+	// own email may be its username.
 	dave := user2("dave", "dave@example.com")
 	h.create(dave)
-	daveAt := user2("Dave@Example.com", "other@example.com")
-	h.create(daveAt)
-	if u, _, err := h.s.FindCredentials(h.ctx, "dave@example.com"); err != nil || u.ID != daveAt.ID {
-		t.Errorf("FindCredentials(dave@example.com) = %v, %v; want the user with that username (%d)", u, err, daveAt.ID)
+	err = h.s.CreateUser(h.ctx, 0, user2("Dave@Example.com", "other@example.com"), "")
+	wantCode(t, err, roster.ECONFLICT)
+	err = h.s.CreateUser(h.ctx, 0, user2("other", "DAVE"), "")
+	wantCode(t, err, roster.ECONFLICT)
+	self := user2("self@example.com", "self@example.com")
+	h.create(self)
+	if u, _, err := h.s.FindCredentials(h.ctx, "dave@example.com"); err != nil || u.ID != dave.ID {
+		t.Errorf("FindCredentials(dave@example.com) = %v, %v; want %d", u, err, dave.ID)
 	}
 	if u, _, err := h.s.FindCredentials(h.ctx, "dave"); err != nil || u.ID != dave.ID {
 		t.Errorf("FindCredentials(dave) = %v, %v; want %d", u, err, dave.ID)
 	}
+	if u, _, err := h.s.FindCredentials(h.ctx, "SELF@example.com"); err != nil || u.ID != self.ID {
+		t.Errorf("FindCredentials(SELF@example.com) = %v, %v; want %d", u, err, self.ID)
+	}
+	// A username confusable with another (UTS #39 skeleton) is refused.
+	err = h.s.CreateUser(h.ctx, 0, user2("d\u0430ve", "cyrillic@example.com"), "")
+	wantCode(t, err, roster.ECONFLICT)
 
 	// Inactive users are returned as they are; callers check IsActive.
 	h.admin("admin")

@@ -168,11 +168,18 @@ func testSearchRanking(t *testing.T, h *harness) {
 	exact := h.person("Anna", "a1@example.com", "", "")             // exact username (folded)
 	prefixUser := h.person("annabel", "b@example.com", "", "")      // prefix of username
 	rest2 := h.person("u2", "u2@example.com", "Joanna", "")         // substring only
-	exactEmail := h.person("u3", "anna", "", "")                    // exact email (stores do not validate)
 	prefixEmail := h.person("u4", "anna.k@example.com", "", "")     // prefix of email
 	prefixLast := h.person("u5", "u5@example.com", "", "Annan")     // prefix of last name
-	h.wantSearch("anna", nil, exact, exactEmail, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
-	h.wantSearch("ANNA", nil, exact, exactEmail, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
+	h.wantSearch("anna", nil, exact, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
+	h.wantSearch("ANNA", nil, exact, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
+	// An exact email ranks with exact usernames. A username may not equal
+	// another user's email (issue 16), so the exact username goes first.
+	if err := h.s.DeleteUser(h.ctx, 0, exact); err != nil {
+		t.Fatal(err)
+	}
+	exactEmail := h.person("u3", "anna", "", "") // exact email (stores do not validate)
+	h.wantSearch("anna", nil, exactEmail, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
+	h.wantSearch("ANNA", nil, exactEmail, prefixFirst, prefixUser, prefixEmail, prefixLast, rest1, rest2)
 
 	// Exact email match of the whole query.
 	bob := h.person("bob", "bob@example.com", "", "")

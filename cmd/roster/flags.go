@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -15,12 +17,42 @@ import (
 )
 
 // newFlags returns a flag set that reports errors in one line and takes
-// --db (default from ROSTER_DB, else roster.db).
+// --db (default from ROSTER_DB, else roster.db) and --db-file (default
+// ROSTER_DB_FILE), a file holding the --db value, so that a PostgreSQL
+// password need not appear on the command line.
 func newFlags(name string, getenv func(string) string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	db := fs.String("db", envOr(getenv, "ROSTER_DB", "roster.db"), "database: a file path, sqlite:PATH or postgres://...")
+	db := fs.String("db", envOr(getenv, "ROSTER_DB", "roster.db"), "database: a file path, sqlite:PATH or postgres://... (prefer ROSTER_DB or --db-file for a URL with a password)")
+	v := &dbFileValue{db: db}
+	if p := getenv("ROSTER_DB_FILE"); p != "" {
+		v.envErr = v.Set(p)
+	}
+	fs.Var(v, "db-file", "read the --db value from this file (first line; env ROSTER_DB_FILE)")
 	return fs, db
+}
+
+// dbFileValue is --db-file: setting it reads the file into --db.
+type dbFileValue struct {
+	db     *string
+	path   string
+	envErr error // reading ROSTER_DB_FILE failed (reported by parseFlags unless --db-file is given)
+}
+
+func (v *dbFileValue) String() string { return v.path }
+
+func (v *dbFileValue) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--db-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return fmt.Errorf("--db-file %s is empty", path)
+	}
+	v.path, v.envErr, *v.db = path, nil, line
+	return nil
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -35,6 +67,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	if f := fs.Lookup("db-file"); f != nil {
+		if v, ok := f.Value.(*dbFileValue); ok && v.envErr != nil {
+			return usagef("ROSTER_DB_FILE: %v", v.envErr)
+		}
 	}
 	return nil
 }
@@ -51,6 +88,20 @@ func envInt(getenv func(string) string, key string, def int) int {
 		return -1
 	}
 	return n
+}
+
+// envFloat reads a number from the environment; a malformed one gives -1,
+// which the caller's range check reports.
+func envFloat(getenv func(string) string, key string, def float64) float64 {
+	v := getenv(key)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return -1
+	}
+	return f
 }
 
 func envOr(getenv func(string) string, key, def string) string {

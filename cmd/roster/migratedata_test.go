@@ -164,6 +164,9 @@ func tableRows(t *testing.T, db *sql.DB, table, key string) []string {
 			if table == "login_throttle" && names[i] == "locked_until" {
 				v = nil // 0 in SQLite, NULL in PostgreSQL: "not locked"
 			}
+			if us, ok := v.(int64); ok && table == "login_throttle" && names[i] == "updated_at" {
+				v = time.UnixMicro(us).UTC().Format(time.RFC3339Nano) // SQLite keeps microseconds
+			}
 			fmt.Fprintf(&b, "%s=%v;", names[i], v)
 		}
 		out = append(out, b.String())

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime"
 	"time"
 
@@ -28,11 +29,14 @@ const shutdownGrace = 10 * time.Second
 // serveConfig is the configuration of `serve`, from flags and environment.
 type serveConfig struct {
 	addr, dbURL, pprofAddr string
+	metricsAddr            string
 	log                    *slog.Logger
 	hashers, pool          int
 	dbTimeout, sessionTTL  time.Duration
-	tokenTTL               time.Duration
 	maxStreams             int
+	// api holds the API's settings from flags (token life, links, proxies,
+	// limits); newApp adds the dependencies.
+	api httpapi.Config
 }
 
 // parseServe reads the flags and environment of `serve`.
@@ -47,8 +51,37 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
+	metricsAddr := fs.String("metrics-addr", getenv("ROSTER_METRICS_ADDR"), "serve GET /metrics on this separate address instead of --addr (empty: on --addr)")
+	publicURL := fs.String("public-url", getenv("ROSTER_PUBLIC_URL"), "the URL clients reach the server at (https://roster.example.com); links use it instead of the request's Host")
+	trustedProxies := fs.String("trusted-proxies", getenv("ROSTER_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (empty: none)")
+	loginRate := fs.Int("login-failures-per-minute", envInt(getenv, "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute), "failed password logins allowed per client address per minute (0: no limit)")
+	activityRate := fs.Float64("activity-rate", envFloat(getenv, "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate), "activity posts per second allowed per non-admin user (0: no limit)")
+	activityBurst := fs.Int("activity-burst", envInt(getenv, "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst), "activity posts a non-admin user may make at once before --activity-rate applies")
 	if err := parseFlags(fs, args); err != nil {
 		return serveConfig{}, err
+	}
+	var pub *url.URL
+	if *publicURL != "" {
+		var err error
+		if pub, err = httpapi.ParsePublicURL(*publicURL); err != nil {
+			return serveConfig{}, usagef("--public-url (ROSTER_PUBLIC_URL): %v", err)
+		}
+	}
+	proxies, err := httpapi.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return serveConfig{}, usagef("--trusted-proxies (ROSTER_TRUSTED_PROXIES): %v", err)
+	}
+	if *loginRate < 0 {
+		return serveConfig{}, usagef("--login-failures-per-minute (ROSTER_LOGIN_FAILURES_PER_MINUTE) must be 0 or a positive integer")
+	}
+	if *activityRate < 0 || *activityBurst < 1 {
+		return serveConfig{}, usagef("--activity-rate (ROSTER_ACTIVITY_RATE) must not be negative and --activity-burst (ROSTER_ACTIVITY_BURST) must be a positive integer")
+	}
+	if *loginRate == 0 {
+		*loginRate = -1 // Config: negative is off
+	}
+	if *activityRate == 0 {
+		*activityRate = -1
 	}
 	if *hashers < 1 {
 		return serveConfig{}, usagef("--hash-concurrency (ROSTER_HASH_CONCURRENCY) must be a positive integer")
@@ -71,15 +104,18 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	default:
 		return serveConfig{}, usagef("--log-format must be json or text")
 	}
-	return serveConfig{addr: *addr, dbURL: *dbURL, pprofAddr: *pprofAddr, log: slog.New(handler), hashers: *hashers, pool: *pool,
-		dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, tokenTTL: *ttl, maxStreams: *maxStreams}, nil
+	return serveConfig{addr: *addr, dbURL: *dbURL, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr, log: slog.New(handler),
+		hashers: *hashers, pool: *pool, dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, maxStreams: *maxStreams,
+		api: httpapi.Config{TokenTTL: *ttl, PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
+			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != ""}}, nil
 }
 
 // newApp wires the instance of c on db: the broker, the PostgreSQL
 // listener when db is PostgreSQL, and the API.
 func newApp(ctx context.Context, c serveConfig, db *sqlstore.DB, hasher *password.Hasher) (*app.App, error) {
-	cfg := app.Config{Store: db, Stream: stream.Options{MaxPerUser: c.maxStreams, Logger: c.log},
-		API: httpapi.Config{Hasher: hasher, Logger: c.log, TokenTTL: c.tokenTTL}}
+	api := c.api
+	api.Hasher, api.Logger = hasher, c.log
+	cfg := app.Config{Store: db, Stream: stream.Options{MaxPerUser: c.maxStreams, Logger: c.log}, API: api}
 	if kind, target, _ := parseDB(c.dbURL); kind == kindPostgres {
 		cfg.ListenURL = target
 	}
@@ -119,7 +155,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := httpapi.NewHTTPServer(c.addr, a.API, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(c.dbURL))
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	if c.pprofAddr != "" {
 		pln, err := net.Listen("tcp", c.pprofAddr)
 		if err != nil {
@@ -133,6 +169,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}()
 		defer psrv.Close()
 		log.Info("pprof listening", "addr", pln.Addr().String())
+	}
+
+	if c.metricsAddr != "" {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			return usagef("listen on --metrics-addr %s: %v", c.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.API.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 
 	go func() { errc <- srv.Serve(ln) }()
@@ -161,10 +214,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // pprofMux serves the runtime profiles of net/http/pprof. It is its own
 // mux on its own listener, so the profiles never share the API's address.
+// The command line is never served: it may hold a database password.
 func pprofMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

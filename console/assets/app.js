@@ -181,13 +181,24 @@ function emptyRow(cols, text) {
   return h("tr", {}, h("td", { colspan: cols, class: "empty" }, text));
 }
 
-// findUserByUsername resolves a typed username (or email) to a user.
+// findUserByUsername resolves a typed username, email or "#id" to one user.
+// A name that is one user's username and another's email (possible only in
+// data from before they were made unique across both fields) is refused as
+// ambiguous rather than resolved to either: grants go by id.
 async function findUserByUsername(name) {
   name = name.trim();
   if (!name) return null;
+  const byID = /^#([1-9][0-9]*)$/.exec(name);
+  if (byID) {
+    try { return (await api("GET", `users/${byID[1]}`)).data; } catch (e) { return null; }
+  }
   const { data } = await api("GET", "users/search" + qs({ q: name, page_size: 10 }));
   const lower = name.toLowerCase();
-  return data.results.find((u) => u.username.toLowerCase() === lower || u.email.toLowerCase() === lower) || null;
+  const hits = data.results.filter((u) => u.username.toLowerCase() === lower || u.email.toLowerCase() === lower);
+  if (new Set(hits.map((u) => u.id)).size > 1) {
+    throw new Error(`"${name}" is the username of one user and the email of another; enter #id instead.`);
+  }
+  return hits[0] || null;
 }
 
 // userPicker is a text input that suggests usernames as one types.
@@ -199,7 +210,7 @@ function userPicker(id, label) {
     if (!q) return;
     try {
       const { data } = await api("GET", "users/search" + qs({ q, page_size: 8 }));
-      fill(list, ...data.results.map((u) => h("option", { value: u.username }, fullName(u) || u.email)));
+      fill(list, ...data.results.map((u) => h("option", { value: u.username }, `${fullName(u) || u.email} (#${u.id})`)));
     } catch (e) { /* suggestions are best effort */ }
   }, 250);
   input.addEventListener("input", suggest);
