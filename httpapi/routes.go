@@ -31,6 +31,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("POST /api/v3/users", s.authed(s.handleUserCreate))
 	handle("GET /api/v3/users/me", s.authed(s.handleUserMe))
 	handle("GET /api/v3/users/search", s.authed(s.handleUserSearch))
+	handle("GET /api/v3/users/changes", s.authed(s.handleUserChanges))
 	handle("GET /api/v3/users/{id}", s.authed(s.handleUserGet))
 	handle("PUT /api/v3/users/{id}", s.authed(s.handleUserPut))
 	handle("PATCH /api/v3/users/{id}", s.authed(s.handleUserPatch))

@@ -22,6 +22,7 @@ type Store interface {
 	roster.WorkspaceService
 	roster.GroupService
 	roster.ActivityService
+	roster.UserChangeService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error

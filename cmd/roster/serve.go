@@ -99,6 +99,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Activities written through other instances wake this broker too.
 		workers.Go(func() { _ = postgres.Listen(brokerCtx, target, broker.Notify) })
 	}
+	workers.Go(func() { pruneUserChanges(brokerCtx, db, log) })
 	defer func() {
 		stopBroker()
 		workers.Wait()
