@@ -23,6 +23,7 @@ type Store interface {
 	roster.GroupService
 	roster.ActivityService
 	roster.UserChangeService
+	roster.WebhookService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error
@@ -43,6 +44,8 @@ type Config struct {
 	Broker *stream.Broker
 	// Heartbeat is the interval of ": ping" comments on streams (default 15s).
 	Heartbeat time.Duration
+	// Webhooks sends test events (POST /webhooks/{id}/test); nil: 503.
+	Webhooks WebhookTester
 }
 
 // Server is the HTTP API.
@@ -61,13 +64,14 @@ type Server struct {
 	events    eventCache // the last streamed activity's JSON, shared by all streams
 	// scopes holds the token scope of each authenticated route, read from
 	// the OpenAPI document: the one place where scopes are declared.
-	scopes map[string]roster.Scope
+	scopes   map[string]roster.Scope
+	webhooks WebhookTester
 }
 
 // NewServer returns the API as an http.Handler.
 func NewServer(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, now: cfg.Now, tokenTTL: cfg.TokenTTL,
-		broker: cfg.Broker, heartbeat: cfg.Heartbeat}
+		broker: cfg.Broker, heartbeat: cfg.Heartbeat, webhooks: cfg.Webhooks}
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
 	}

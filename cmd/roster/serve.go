@@ -15,12 +15,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
+	"github.com/rosterhq/roster/webhook"
 )
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
@@ -36,6 +39,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
+	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (tests, on-premises receivers)")
+	webhookWorkers := fs.Int("webhook-workers", 16, "webhook deliveries in flight per instance (at most 4 per webhook)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,7 +92,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := broker.Init(ctx); err != nil {
 		return fmt.Errorf("stream broker: %w", err)
 	}
-	db.OnPublish(func(int64) { broker.Notify() })
+	installation, err := db.Installation(ctx)
+	if err != nil {
+		return fmt.Errorf("installation id: %w", err)
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	deliverer := webhook.New(webhook.Options{Store: db, Encode: httpapi.ActivityJSON, FormatTime: httpapi.FormatTime,
+		Installation: installation, AllowPrivate: *allowPrivate, Workers: *webhookWorkers, Now: db.Now, Logger: log, Registry: registry})
+	db.OnPublish(func(int64) {
+		broker.Notify()
+		deliverer.Notify()
+	})
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	workers.Go(func() {
@@ -97,15 +113,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	if kind, target, _ := parseDB(*dbURL); kind == kindPostgres {
 		// Activities written through other instances wake this broker too.
-		workers.Go(func() { _ = postgres.Listen(brokerCtx, target, broker.Notify) })
+		workers.Go(func() {
+			_ = postgres.Listen(brokerCtx, target, func() {
+				broker.Notify()
+				deliverer.Notify()
+			})
+		})
 	}
-	workers.Go(func() { pruneUserChanges(brokerCtx, db, log) })
+	workers.Go(func() { prune(brokerCtx, db, log) })
+	workers.Go(func() { _ = deliverer.Run(brokerCtx) })
 	defer func() {
 		stopBroker()
 		workers.Wait()
 	}()
 
-	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker})
+	api := httpapi.NewServer(httpapi.Config{Store: db, Hasher: hasher, Logger: log, TokenTTL: *ttl, Broker: broker,
+		Registry: registry, Webhooks: deliverer})
 	srv := httpapi.NewHTTPServer(*addr, api, log)
 	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(*dbURL))
 
