@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -17,7 +18,16 @@ var _ roster.WebhookQueue = (*DB)(nil)
 // the jobs and the cursor or neither. Activity ids become visible in id
 // order (writes are serialized), so the cursor never passes an activity
 // that commits later.
+//
+// A read outside the write lock first checks that there is anything to
+// dispatch, so that idle polls and wakeups never queue behind (or in
+// front of) the API's writes.
 func (db *DB) DispatchWebhookJobs(ctx context.Context, limit int) (int, error) {
+	var pending bool
+	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM activities
+		WHERE id > (SELECT value FROM counters WHERE name = 'webhook_dispatched'))`).Scan(&pending); err != nil || !pending {
+		return 0, err
+	}
 	now := db.Now()
 	read := 0
 	err := db.tx(ctx, func(tx *wtx) error {
@@ -252,30 +262,41 @@ func fillJobs(ctx context.Context, q querier, jobs []*roster.WebhookJob) error {
 }
 
 // FinishWebhookJob logs the attempt, updates the webhook's delivery state
-// and, while owner holds the lease, deletes or reschedules the job. A
-// disable records webhook.disabled by the webhook's creator.
+// and, while owner holds the lease, deletes or reschedules the job. It
+// touches no activity, so on PostgreSQL it runs without the write lock
+// (as leases do) and never queues behind the API's writes; a disable,
+// which records webhook.disabled by the webhook's creator, takes it.
 func (db *DB) FinishWebhookJob(ctx context.Context, job *roster.WebhookJob, owner string, r *roster.WebhookResult) error {
-	return db.tx(ctx, func(tx *wtx) error {
+	finish := func(q querier) error {
 		if r.Delivered || r.NextAt == nil {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM webhook_jobs WHERE id = ? AND lease_owner = ?", job.ID, owner); err != nil {
+			if _, err := q.ExecContext(ctx, "DELETE FROM webhook_jobs WHERE id = ? AND lease_owner = ?", job.ID, owner); err != nil {
 				return err
 			}
-		} else if _, err := tx.ExecContext(ctx, `UPDATE webhook_jobs SET attempts = ?, next_at = ?, lease_owner = '', lease_until = NULL
+		} else if _, err := q.ExecContext(ctx, `UPDATE webhook_jobs SET attempts = ?, next_at = ?, lease_owner = '', lease_until = NULL
 			WHERE id = ? AND lease_owner = ?`, job.Attempt, db.t(*r.NextAt), job.ID, owner); err != nil {
 			return err
 		}
 		act := job.Activity.ID
-		return db.logAttempt(ctx, tx, job.Webhook.ID, &act, job.Attempt, r)
+		return db.logAttempt(ctx, q, job.Webhook.ID, &act, job.Attempt, r)
+	}
+	if r.Disable == "" {
+		return db.leaseTx(ctx, finish)
+	}
+	return db.tx(ctx, func(tx *wtx) error {
+		if err := finish(tx); err != nil {
+			return err
+		}
+		return db.disableWebhook(ctx, tx, job.Webhook.ID, r.Disable)
 	})
 }
 
 // logAttempt inserts the delivery row and updates the webhook's state.
-func (db *DB) logAttempt(ctx context.Context, tx *wtx, hook int64, activity *int64, attempt int, r *roster.WebhookResult) error {
+func (db *DB) logAttempt(ctx context.Context, q querier, hook int64, activity *int64, attempt int, r *roster.WebhookResult) error {
 	var next any
 	if r.NextAt != nil && !r.Delivered {
 		next = db.t(*r.NextAt)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, activity_id, attempt, status, duration_ms, error, response_body, at, next_attempt_at)
+	if _, err := q.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, activity_id, attempt, status, duration_ms, error, response_body, at, next_attempt_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, hook, activity, attempt, r.Status, r.DurationMs, r.Error, r.ResponseBody, db.t(r.At), next); err != nil {
 		return err
 	}
@@ -283,14 +304,15 @@ func (db *DB) logAttempt(ctx context.Context, tx *wtx, hook int64, activity *int
 	if !r.Delivered {
 		failing = db.t(r.At)
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE webhooks SET last_delivery_at = ?, last_status = ?, failing_since = CASE WHEN ? THEN NULL ELSE coalesce(failing_since, ?) END WHERE id = ?",
-		db.t(r.At), r.Status, r.Delivered, failing, hook); err != nil {
-		return err
-	}
-	if r.Disable == "" {
-		return nil
-	}
-	res, err := tx.ExecContext(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ? WHERE id = ? AND enabled = ?", false, r.Disable, hook, true)
+	_, err := q.ExecContext(ctx, "UPDATE webhooks SET last_delivery_at = ?, last_status = ?, failing_since = CASE WHEN ? THEN NULL ELSE coalesce(failing_since, ?) END WHERE id = ?",
+		db.t(r.At), r.Status, r.Delivered, failing, hook)
+	return err
+}
+
+// disableWebhook turns an enabled webhook off with reason and records
+// webhook.disabled by its creator; an already disabled one is left as is.
+func (db *DB) disableWebhook(ctx context.Context, tx *wtx, hook int64, reason string) error {
+	res, err := tx.ExecContext(ctx, "UPDATE webhooks SET enabled = ?, disabled_reason = ? WHERE id = ? AND enabled = ?", false, reason, hook, true)
 	if err != nil {
 		return err
 	}
@@ -305,7 +327,7 @@ func (db *DB) logAttempt(ctx context.Context, tx *wtx, hook int64, activity *int
 	if err := tx.QueryRowContext(ctx, "SELECT created_by FROM webhooks WHERE id = ?", hook).Scan(&creator); err != nil {
 		return err
 	}
-	data := fmt.Appendf(nil, `{"reason":%q}`, r.Disable)
+	data, _ := json.Marshal(map[string]string{"reason": reason})
 	return tx.insertActivity(ctx, &roster.Activity{ActorID: creator, Verb: roster.VerbWebhookDisabled, Object: webhookObject(w),
 		Data: data, Published: db.Now()})
 }
