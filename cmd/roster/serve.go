@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/natsbus"
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlstore"
@@ -40,6 +41,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
 	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (tests, on-premises receivers)")
+	natsURL := fs.String("nats-url", getenv("ROSTER_NATS_URL"), "publish every activity to NATS JetStream at this URL (stream ROSTER_ACTIVITIES); off when empty")
 	webhookWorkers := fs.Int("webhook-workers", 16, "webhook deliveries in flight per instance (at most 4 per webhook)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
 	if err := parseFlags(fs, args); err != nil {
@@ -100,10 +102,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deliverer := webhook.New(webhook.Options{Store: db, Encode: httpapi.ActivityJSON, FormatTime: httpapi.FormatTime,
 		Installation: installation, AllowPrivate: *allowPrivate, Workers: *webhookWorkers, Now: db.Now, Logger: log, Registry: registry})
-	db.OnPublish(func(int64) {
+	var exporter *natsbus.Exporter
+	if *natsURL != "" {
+		exporter = natsbus.New(natsbus.Options{URL: *natsURL, Store: db, Encode: httpapi.ActivityJSON, Installation: installation, Logger: log})
+	}
+	notify := func() {
 		broker.Notify()
 		deliverer.Notify()
-	})
+		if exporter != nil {
+			exporter.Notify()
+		}
+	}
+	db.OnPublish(func(int64) { notify() })
 	brokerCtx, stopBroker := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	workers.Go(func() {
@@ -114,14 +124,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if kind, target, _ := parseDB(*dbURL); kind == kindPostgres {
 		// Activities written through other instances wake this broker too.
 		workers.Go(func() {
-			_ = postgres.Listen(brokerCtx, target, func() {
-				broker.Notify()
-				deliverer.Notify()
-			})
+			_ = postgres.Listen(brokerCtx, target, notify)
 		})
 	}
 	workers.Go(func() { prune(brokerCtx, db, log) })
 	workers.Go(func() { _ = deliverer.Run(brokerCtx) })
+	if exporter != nil {
+		workers.Go(func() {
+			if err := exporter.Run(brokerCtx); err != nil {
+				log.Error("nats export stopped", "error", err.Error())
+			}
+		})
+	}
 	defer func() {
 		stopBroker()
 		workers.Wait()
