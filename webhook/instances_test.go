@@ -109,7 +109,7 @@ func testInstances(t *testing.T, a, b *sqlstore.DB) {
 		}
 	}
 	t.Logf("posted %d activities in %s", acts, time.Since(posted))
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second) // generous: -race on a loaded machine
 	for {
 		mu.Lock()
 		n := len(seen)
