@@ -22,9 +22,11 @@ var allowedImports = map[string][]string{
 	"stream":              {"."},
 	"httpapi":             {".", "api", "console", "password", "stream"},
 	"console":             {},
-	"app":                 {"httpapi", "postgres", "sqlstore", "stream"},
+	"webhook":             {"."},
+	"natsbus":             {"."},
+	"app":                 {".", "httpapi", "natsbus", "postgres", "sqlstore", "stream", "webhook"},
 	"client":              {},
-	"cmd/roster":          {".", "app", "httpapi", "password", "postgres", "sqlite", "sqlstore", "stream"},
+	"cmd/roster":          {".", "app", "httpapi", "password", "postgres", "sqlite", "sqlstore", "stream", "webhook"},
 	"cmd/roster-bench":    {".", "postgres", "sqlite", "sqlstore"},
 	"internal/rostertest": {".", "app", "httpapi", "password", "postgres", "postgres/pgtest", "sqlite", "sqlstore", "stream"},
 }

@@ -14,6 +14,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // authenticated but not allowed: 403
 	ENOTFOUND     = "not_found"    // absent resource: 404
 	ECONFLICT     = "conflict"     // uniqueness or last-admin conflict: 409
+	EGONE         = "gone"         // a position older than the kept history: 410
 	EPRECONDITION = "precondition" // If-Match mismatch: 412
 	ETOOLARGE     = "too_large"    // request body over the limit: 413
 	EUNSUPPORTED  = "unsupported"  // write body that is not JSON: 415

@@ -11,10 +11,14 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster/httpapi"
+	"github.com/rosterhq/roster/natsbus"
 	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
+	"github.com/rosterhq/roster/webhook"
 )
 
 // Config holds what New wires together.
@@ -28,8 +32,18 @@ type Config struct {
 	// Stream configures the broker New makes when API.Broker is nil.
 	Stream stream.Options
 	// ListenURL, when set, is the PostgreSQL URL on which activities
-	// committed by other instances wake this instance's broker.
+	// committed by other instances wake this instance's broker (and
+	// deliverer and exporter).
 	ListenURL string
+	// Webhooks, when set, runs a webhook deliverer with these options; New
+	// fills in the store, encoders, installation id, clock, logger and
+	// registry, and gives the API the deliverer for test sends.
+	Webhooks *webhook.Options
+	// NATSURL, when set, exports every activity to NATS JetStream.
+	NATSURL string
+	// Prune runs the hourly pruning of the delta feed's tombstones and the
+	// webhook delivery log.
+	Prune bool
 }
 
 // App is one running instance: its API and the goroutines that feed streams.
@@ -37,6 +51,8 @@ type App struct {
 	Store  *sqlstore.DB
 	Broker *stream.Broker
 	API    *httpapi.Server
+	// Webhooks is the deliverer (nil without Config.Webhooks).
+	Webhooks *webhook.Deliverer
 
 	stop    context.CancelFunc
 	workers sync.WaitGroup
@@ -56,17 +72,67 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err := broker.Init(ctx); err != nil {
 		return nil, fmt.Errorf("stream broker: %w", err)
 	}
-	cfg.Store.OnPublish(func(int64) { broker.Notify() })
+	var installation string
+	if cfg.Webhooks != nil || cfg.NATSURL != "" {
+		var err error
+		if installation, err = cfg.Store.Installation(ctx); err != nil {
+			return nil, fmt.Errorf("installation id: %w", err)
+		}
+	}
+	if cfg.API.Registry == nil {
+		cfg.API.Registry = prometheus.NewRegistry()
+		cfg.API.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	var deliverer *webhook.Deliverer
+	if cfg.Webhooks != nil {
+		o := *cfg.Webhooks
+		o.Store, o.Encode, o.FormatTime, o.Installation = cfg.Store, httpapi.ActivityJSON, httpapi.FormatTime, installation
+		o.Now, o.Logger, o.Registry = cfg.Store.Now, log, cfg.API.Registry
+		deliverer = webhook.New(o)
+		cfg.API.Webhooks = deliverer
+	}
+	var exporter *natsbus.Exporter
+	if cfg.NATSURL != "" {
+		exporter = natsbus.New(natsbus.Options{URL: cfg.NATSURL, Store: cfg.Store, Encode: httpapi.ActivityJSON, Installation: installation, Logger: log})
+	}
+	// notify wakes everything that follows the activity log.
+	notify := func() {
+		broker.Notify()
+		if deliverer != nil {
+			deliverer.Notify()
+		}
+		if exporter != nil {
+			exporter.Notify()
+		}
+	}
+	cfg.Store.OnPublish(func(int64) { notify() })
 	workCtx, stop := context.WithCancel(context.Background())
-	a := &App{Store: cfg.Store, Broker: broker, stop: stop}
+	a := &App{Store: cfg.Store, Broker: broker, Webhooks: deliverer, stop: stop}
 	a.workers.Go(func() {
 		if err := broker.Run(workCtx); err != nil {
 			log.Error("stream broker stopped", "error", err.Error())
 		}
 	})
 	if cfg.ListenURL != "" {
-		// Activities written through other instances wake this broker too.
-		a.workers.Go(func() { postgres.Listen(workCtx, cfg.ListenURL, broker.Notify, log) })
+		// Activities written through other instances wake this one too.
+		a.workers.Go(func() { postgres.Listen(workCtx, cfg.ListenURL, notify, log) })
+	}
+	if deliverer != nil {
+		a.workers.Go(func() {
+			if err := deliverer.Run(workCtx); err != nil {
+				log.Error("webhook deliverer stopped", "error", err.Error())
+			}
+		})
+	}
+	if exporter != nil {
+		a.workers.Go(func() {
+			if err := exporter.Run(workCtx); err != nil {
+				log.Error("nats export stopped", "error", err.Error())
+			}
+		})
+	}
+	if cfg.Prune {
+		a.workers.Go(func() { prune(workCtx, cfg.Store, log) })
 	}
 	cfg.API.Store, cfg.API.Broker = cfg.Store, broker
 	if cfg.API.Clock == nil {

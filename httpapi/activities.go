@@ -43,6 +43,13 @@ func activityOut(a *roster.Activity) activityJSON {
 	return out
 }
 
+// ActivityJSON encodes a as the feeds show it; webhooks and the message
+// bus send the same bytes.
+func ActivityJSON(a *roster.Activity) ([]byte, error) { return json.Marshal(activityOut(a)) }
+
+// FormatTime formats t as the API does (RFC 3339, UTC, microseconds).
+func FormatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
 func activitiesOut(list []*roster.Activity) []activityJSON {
 	out := make([]activityJSON, len(list))
 	for i, a := range list {

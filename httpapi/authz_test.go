@@ -349,6 +349,12 @@ func (c *azCell) fresh(t *testing.T, key string) int64 {
 			w.secrets = map[int64]string{}
 		}
 		id, w.secrets[tok.ID] = tok.ID, secret
+	case "Hx":
+		h := &roster.Webhook{URL: "https://example.com/hook-" + n, Enabled: true}
+		if err := w.e.db.CreateWebhook(context.Background(), w.e.Admin.ID, h); err != nil {
+			t.Fatal(err)
+		}
+		id = h.ID
 	case "Wx":
 		id = w.newWorkspace(t, "Fresh "+n)
 		for _, p := range []int{pViewer, pMember, pWsAdmin} {
@@ -991,6 +997,58 @@ func (w *azWorld) matrix() []azRow {
 		{route: "DELETE /api/v3/groups/{id}/members/{userId}", path: base + "/groups/{Gx}/members/{target}",
 			want:  azAuthed(403, 403, 403, 403, 403, 403, 204),
 			check: func(t *testing.T, c *azCell, r *resp) { w.checkMember(t, c, c.ids["Gx"], w.target.ID, !c.ok) }},
+
+		{route: "GET /api/v3/users/changes", path: base + "/users/changes", want: azAuthed(200, 200, 200, 200, 200, 200, 200),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				if b := r.JSON(t); c.ok && (b["cursor"] == "" || b["changes"] == nil) {
+					t.Fatalf("delta feed: %s", r.Body)
+				}
+			}},
+		{route: "GET /api/v3/webhooks", path: base + "/webhooks", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "POST /api/v3/webhooks", path: base + "/webhooks", want: azAuthed(403, 403, 403, 403, 403, 403, 201),
+			body: func(c *azCell) any { return map[string]string{"url": "https://example.com/by-" + c.name} },
+			check: func(t *testing.T, c *azCell, r *resp) {
+				all, _, err := w.e.db.FindWebhooks(context.Background(), roster.Page{Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := slices.ContainsFunc(all, func(h *roster.Webhook) bool { return h.URL == "https://example.com/by-"+c.name })
+				if found != c.ok {
+					t.Fatalf("webhook by %s exists = %v after %d", c.name, found, r.Status)
+				}
+			}},
+		{route: "GET /api/v3/webhooks/{id}", path: base + "/webhooks/{Hx}", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "PATCH /api/v3/webhooks/{id}", path: base + "/webhooks/{Hx}", want: azAuthed(403, 403, 403, 403, 403, 403, 200),
+			body: func(c *azCell) any { return map[string]string{"description": "by " + c.name} },
+			check: func(t *testing.T, c *azCell, r *resp) {
+				h, err := w.e.db.FindWebhookByID(context.Background(), c.ids["Hx"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (h.Description == "by "+c.name) != c.ok {
+					t.Fatalf("description %q after %d", h.Description, r.Status)
+				}
+			}},
+		{route: "DELETE /api/v3/webhooks/{id}", path: base + "/webhooks/{Hx}", want: azAuthed(403, 403, 403, 403, 403, 403, 204),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				_, err := w.e.db.FindWebhookByID(context.Background(), c.ids["Hx"])
+				if c.ok != (roster.ErrorCode(err) == roster.ENOTFOUND) {
+					t.Fatalf("after %d the webhook lookup gave %v", r.Status, err)
+				}
+			}},
+		{route: "POST /api/v3/webhooks/{id}/rotate-secret", path: base + "/webhooks/{Hx}/rotate-secret", want: azAuthed(403, 403, 403, 403, 403, 403, 200),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				h, err := w.e.db.FindWebhookByID(context.Background(), c.ids["Hx"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (h.PrevSecret != "") != c.ok {
+					t.Fatalf("rotated = %v after %d", h.PrevSecret != "", r.Status)
+				}
+			}},
+		// This env runs no Deliverer: an admin's test send is a 503.
+		{route: "POST /api/v3/webhooks/{id}/test", path: base + "/webhooks/{Hx}/test", want: azAuthed(403, 403, 403, 403, 403, 403, 503)},
+		{route: "GET /api/v3/webhooks/{id}/deliveries", path: base + "/webhooks/{Hx}/deliveries", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
 
 		//                                                                                    none grp  exg  view memb wadm admn
 		// Tokens: anyone manages their own; an admin anyone's.

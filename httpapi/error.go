@@ -16,6 +16,7 @@ var codes = map[string]int{
 	roster.EFORBIDDEN:    http.StatusForbidden,
 	roster.ENOTFOUND:     http.StatusNotFound,
 	roster.ECONFLICT:     http.StatusConflict,
+	roster.EGONE:         http.StatusGone,
 	roster.EPRECONDITION: http.StatusPreconditionFailed,
 	roster.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	roster.EUNSUPPORTED:  http.StatusUnsupportedMediaType,

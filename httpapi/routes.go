@@ -32,6 +32,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("POST /api/v3/users", s.authed(s.handleUserCreate))
 	handle("GET /api/v3/users/me", s.authed(s.handleUserMe))
 	handle("GET /api/v3/users/search", s.authed(s.handleUserSearch))
+	handle("GET /api/v3/users/changes", s.authed(s.handleUserChanges))
 	handle("GET /api/v3/users/{id}", s.authed(s.handleUserGet))
 	handle("PUT /api/v3/users/{id}", s.authed(s.handleUserPut))
 	handle("PATCH /api/v3/users/{id}", s.authed(s.handleUserPatch))
@@ -70,6 +71,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("DELETE /api/v3/tokens/{id}", s.authed(s.handleTokenDelete))
 	handle("GET /api/v3/users/{id}/tokens", s.authed(s.handleUserTokenList))
 	handle("POST /api/v3/users/{id}/tokens", s.authed(s.handleUserTokenCreate))
+
+	handle("GET /api/v3/webhooks", s.authed(s.handleWebhookList))
+	handle("POST /api/v3/webhooks", s.authed(s.handleWebhookCreate))
+	handle("GET /api/v3/webhooks/{id}", s.authed(s.handleWebhookGet))
+	handle("PATCH /api/v3/webhooks/{id}", s.authed(s.handleWebhookPatch))
+	handle("DELETE /api/v3/webhooks/{id}", s.authed(s.handleWebhookDelete))
+	handle("POST /api/v3/webhooks/{id}/rotate-secret", s.authed(s.handleWebhookRotate))
+	handle("POST /api/v3/webhooks/{id}/test", s.authed(s.handleWebhookTest))
+	handle("GET /api/v3/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
 }
 
 // Routes lists the patterns of every registered route ("METHOD /path"), so

@@ -53,6 +53,10 @@ func retryAfter(t *testing.T, r *resp) int {
 // bound (and a 2.8 KB name made PostgreSQL answer 500).
 func TestSecurityLoginThrottleDiskExhaustion(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityLoginThrottleDiskExhaustion)
+}
+
+func testSecurityLoginThrottleDiskExhaustion(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{LoginFailuresPerMinute: -1})
 	clock := installClock(e)
 	before := e.sqlCount("SELECT count(*) FROM login_throttle")
@@ -103,6 +107,10 @@ func TestSecurityLoginThrottleDiskExhaustion(t *testing.T) {
 // while other emails answered 401, tying the email to the account.
 func TestSecurityThrottleAnswerIndependentOfName(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityThrottleAnswerIndependentOfName)
+}
+
+func testSecurityThrottleAnswerIndependentOfName(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{LoginFailuresPerMinute: -1})
 	e.createUser("kara", false, "kara-pass-1")
 	failLogins(t, e, "kara", roster.MaxLoginFailures)
@@ -128,6 +136,10 @@ func TestSecurityThrottleAnswerIndependentOfName(t *testing.T) {
 // currentPassword without limit, and change the email with no password.
 func TestSecurityCurrentPasswordGuessesThrottled(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityCurrentPasswordGuessesThrottled)
+}
+
+func testSecurityCurrentPasswordGuessesThrottled(t *testing.T) {
 	e := newEnv(t)
 	u := e.createUser("lena", false, "lena-pass-1")
 	tok := e.token(u)
@@ -170,6 +182,10 @@ func TestSecurityCurrentPasswordGuessesThrottled(t *testing.T) {
 // anonymous attempts kept argon2id busy for everyone.
 func TestSecurityLoginLimitPerClientAddress(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityLoginLimitPerClientAddress)
+}
+
+func testSecurityLoginLimitPerClientAddress(t *testing.T) {
 	trusted, _ := httpapi.ParseTrustedProxies("127.0.0.1")
 	e := newEnvWith(t, httpapi.Config{TrustedProxies: trusted, LoginFailuresPerMinute: 5})
 	clock := installClock(e)
@@ -205,6 +221,10 @@ func TestSecurityLoginLimitPerClientAddress(t *testing.T) {
 // headers.
 func TestSecurityLinksPublicURLAndProxies(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityLinksPublicURLAndProxies)
+}
+
+func testSecurityLinksPublicURLAndProxies(t *testing.T) {
 	pub, err := httpapi.ParsePublicURL("https://roster.example.org/base/")
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +271,10 @@ func TestSecurityLinksPublicURLAndProxies(t *testing.T) {
 // then signed in the wrong user.
 func TestSecurityLoginNamesUniqueAcrossFields(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityLoginNamesUniqueAcrossFields)
+}
+
+func testSecurityLoginNamesUniqueAcrossFields(t *testing.T) {
 	e := newEnv(t)
 	alice := e.createUser("alice", false, "alice-pass-1")
 	e.createUser("bob", false, "bob-pass-1")
@@ -277,6 +301,10 @@ func TestSecurityLoginNamesUniqueAcrossFields(t *testing.T) {
 // objects, and the server's verbs posted by members.
 func TestSecurityConfusablesControlsReservedVerbs(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityConfusablesControlsReservedVerbs)
+}
+
+func testSecurityConfusablesControlsReservedVerbs(t *testing.T) {
 	e := newEnv(t)
 	for _, name := range []string{"\u0430dmin", "ａｄｍｉｎ", "ADMIN"} {
 		e.do("POST", "/api/v3/users", e.AdminToken, map[string]any{"username": name, "email": "x" + strconv.Itoa(len(name)) + "@example.com"}).
@@ -315,6 +343,10 @@ func TestSecurityConfusablesControlsReservedVerbs(t *testing.T) {
 // Item 7: no limit on activity posting.
 func TestSecurityActivityRateLimit(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityActivityRateLimit)
+}
+
+func testSecurityActivityRateLimit(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{ActivityRate: 1, ActivityBurst: 3})
 	clock := installClock(e)
 	u := e.createUser("gus", false, "")
@@ -339,6 +371,10 @@ func TestSecurityActivityRateLimit(t *testing.T) {
 // Item 11: a workspace admin probed other workspaces' slugs through 409.
 func TestSecuritySlugChangeAdminOnly(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecuritySlugChangeAdminOnly)
+}
+
+func testSecuritySlugChangeAdminOnly(t *testing.T) {
 	e := newEnv(t)
 	u := e.createUser("hal", false, "")
 	tok := e.token(u)
@@ -354,6 +390,10 @@ func TestSecuritySlugChangeAdminOnly(t *testing.T) {
 // Item 5: lastActiveAt revealed the time of activities the viewer may not see.
 func TestSecurityLastActiveAtVisibility(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityLastActiveAtVisibility)
+}
+
+func testSecurityLastActiveAtVisibility(t *testing.T) {
 	e := newEnv(t)
 	x, v := e.createUser("ida", false, ""), e.createUser("jon", false, "")
 	xt, vt := e.token(x), e.token(v)
@@ -373,6 +413,10 @@ func TestSecurityLastActiveAtVisibility(t *testing.T) {
 // Item 12: missing nosniff and Cache-Control headers.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
+	eachStore(t, testSecurityHeaders)
+}
+
+func testSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct{ path, token, cache string }{
 		{"/api/v3/users", e.AdminToken, "no-store"},

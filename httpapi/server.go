@@ -25,6 +25,8 @@ type Store interface {
 	roster.WorkspaceService
 	roster.GroupService
 	roster.ActivityService
+	roster.UserChangeService
+	roster.WebhookService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error
@@ -67,6 +69,8 @@ type Config struct {
 	// NoMetrics leaves GET /metrics off this handler (it is then
 	// served apart, see MetricsHandler).
 	NoMetrics bool
+	// Webhooks sends test events (POST /webhooks/{id}/test); nil: 503.
+	Webhooks WebhookTester
 }
 
 // Defaults of the abuse limits (see Config).
@@ -107,9 +111,10 @@ type Server struct {
 	events         eventCache // the last streamed activity's JSON, shared by all streams
 	// scopes holds the token scope of each authenticated route, read from
 	// the OpenAPI document: the one place where scopes are declared.
-	scopes  map[string]roster.Scope
-	streams streamSet // the open streams, for Shutdown
-	buffers *byteBudget
+	scopes   map[string]roster.Scope
+	streams  streamSet // the open streams, for Shutdown
+	buffers  *byteBudget
+	webhooks WebhookTester
 }
 
 // now returns the time by the server's clock.
@@ -119,7 +124,7 @@ func (s *Server) now() time.Time { return s.clock.Now() }
 func NewServer(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, clock: cfg.Clock, tokenTTL: cfg.TokenTTL,
 		broker: cfg.Broker, heartbeat: cfg.Heartbeat, publicURL: cfg.PublicURL, trustedProxies: cfg.TrustedProxies,
-		noMetrics: cfg.NoMetrics}
+		noMetrics: cfg.NoMetrics, webhooks: cfg.Webhooks}
 	switch n := cfg.LoginFailuresPerMinute; {
 	case n == 0:
 		s.loginLimit = newLimiter(DefaultLoginFailuresPerMinute/60.0, DefaultLoginFailuresPerMinute)

@@ -24,6 +24,10 @@ import (
 // close, and the contract's headers, the retry hint first, resumed and
 // live events and pings all arrive as they did through net/http.
 func TestStreamTakenOverConnectionWireFormat(t *testing.T) {
+	eachStore(t, testStreamTakenOverConnectionWireFormat)
+}
+
+func testStreamTakenOverConnectionWireFormat(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{Heartbeat: 50 * time.Millisecond})
 	w := e.streamWorld()
 	old := e.post(w.xTok, "doc.old", 0)
@@ -72,6 +76,10 @@ func TestStreamTakenOverConnectionWireFormat(t *testing.T) {
 // with no ping due for an hour: the server notices it by itself, and the
 // viewer's slot under the per-user cap is free again long before any ping.
 func TestStreamClientLeavingFreesItsSlotAtOnce(t *testing.T) {
+	eachStore(t, testStreamClientLeavingFreesItsSlotAtOnce)
+}
+
+func testStreamClientLeavingFreesItsSlotAtOnce(t *testing.T) {
 	e := newEnvStream(t, httpapi.Config{Heartbeat: time.Hour}, stream.Options{MaxPerUser: 1})
 	w := e.streamWorld()
 	for range 3 {
@@ -93,6 +101,10 @@ func TestStreamClientLeavingFreesItsSlotAtOnce(t *testing.T) {
 // HTTP/1.1 over TLS, whose taken-over connection has no descriptor to
 // write to without blocking (every write goes through a goroutine).
 func TestStreamOverTLS(t *testing.T) {
+	eachStore(t, testStreamOverTLS)
+}
+
+func testStreamOverTLS(t *testing.T) {
 	for _, h2 := range []bool{true, false} {
 		t.Run(fmt.Sprintf("http2=%v", h2), func(t *testing.T) {
 			e := newEnvWith(t, httpapi.Config{Heartbeat: 50 * time.Millisecond})
@@ -142,6 +154,10 @@ func TestStreamOverTLS(t *testing.T) {
 // cannot give up its connection (a wrapper without Hijack, as some
 // middleware is): it falls back to the handler's own loop.
 func TestStreamWithoutHijacker(t *testing.T) {
+	eachStore(t, testStreamWithoutHijacker)
+}
+
+func testStreamWithoutHijacker(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	api := e.srv.Config.Handler
@@ -182,6 +198,10 @@ func (f flushOnly) Flush()                      { f.w.(http.Flusher).Flush() }
 // TestStreamLogsOneRequestLine checks that a taken-over stream still
 // leaves one request log line, with its route and status.
 func TestStreamLogsOneRequestLine(t *testing.T) {
+	eachStore(t, testStreamLogsOneRequestLine)
+}
+
+func testStreamLogsOneRequestLine(t *testing.T) {
 	var logs logBuffer
 	e := newEnvWith(t, httpapi.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	w := e.streamWorld()
@@ -207,6 +227,10 @@ func TestStreamLogsOneRequestLine(t *testing.T) {
 // leave (some mid-write, some while a ping is due) while a writer posts;
 // afterwards no subscription is left behind.
 func TestStreamChurn(t *testing.T) {
+	eachStore(t, testStreamChurn)
+}
+
+func testStreamChurn(t *testing.T) {
 	e := newEnvStream(t, httpapi.Config{Heartbeat: 5 * time.Millisecond}, stream.Options{MaxPerUser: 1000})
 	w := e.streamWorld()
 	stop := make(chan struct{})

@@ -245,6 +245,10 @@ func streamPath(actor int64, query string) string {
 }
 
 func TestStreamHeadersRetryFirstAndLiveDelivery(t *testing.T) {
+	eachStore(t, testStreamHeadersRetryFirstAndLiveDelivery)
+}
+
+func testStreamHeadersRetryFirstAndLiveDelivery(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	c := e.openStream(streamPath(w.x.ID, ""), w.vTok)
@@ -274,6 +278,10 @@ func TestStreamHeadersRetryFirstAndLiveDelivery(t *testing.T) {
 }
 
 func TestStreamRequestErrors(t *testing.T) {
+	eachStore(t, testStreamRequestErrors)
+}
+
+func testStreamRequestErrors(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	for _, tc := range []struct {
@@ -296,6 +304,10 @@ func TestStreamRequestErrors(t *testing.T) {
 }
 
 func TestStreamAccessTokenQuery(t *testing.T) {
+	eachStore(t, testStreamAccessTokenQuery)
+}
+
+func testStreamAccessTokenQuery(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	c := e.openStream(streamPath(w.x.ID, "access_token="+w.vTok), "")
@@ -304,6 +316,10 @@ func TestStreamAccessTokenQuery(t *testing.T) {
 }
 
 func TestStreamFilters(t *testing.T) {
+	eachStore(t, testStreamFilters)
+}
+
+func testStreamFilters(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	exact := e.openStream(streamPath(w.x.ID, "verb=doc.created"), e.AdminToken)
@@ -331,6 +347,10 @@ func TestStreamFilters(t *testing.T) {
 }
 
 func TestStreamResumeReplaysThenGoesLive(t *testing.T) {
+	eachStore(t, testStreamResumeReplaysThenGoesLive)
+}
+
+func testStreamResumeReplaysThenGoesLive(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	var visible []int64
@@ -368,6 +388,10 @@ func TestStreamResumeReplaysThenGoesLive(t *testing.T) {
 // while eight writers post: each must see exactly the visible activities
 // above its resume point, oldest first, each once.
 func TestStreamResumeNoGapNoDuplicateUnderWriters(t *testing.T) {
+	eachStore(t, testStreamResumeNoGapNoDuplicateUnderWriters)
+}
+
+func testStreamResumeNoGapNoDuplicateUnderWriters(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	var resumeAt int64
@@ -510,6 +534,10 @@ func firstDiff(a, b []int64) int {
 }
 
 func TestStreamHeartbeat(t *testing.T) {
+	eachStore(t, testStreamHeartbeat)
+}
+
+func testStreamHeartbeat(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{Heartbeat: 50 * time.Millisecond})
 	c := e.openStream(streamPath(e.Admin.ID, ""), e.AdminToken)
 	pings := 0
@@ -523,6 +551,10 @@ func TestStreamHeartbeat(t *testing.T) {
 }
 
 func TestStreamEndsOnRevocationAndDeactivation(t *testing.T) {
+	eachStore(t, testStreamEndsOnRevocationAndDeactivation)
+}
+
+func testStreamEndsOnRevocationAndDeactivation(t *testing.T) {
 	e := newEnvStream(t, httpapi.Config{}, stream.Options{RevalidateInterval: 50 * time.Millisecond})
 	w := e.streamWorld()
 	other := e.token(w.v)
@@ -549,6 +581,10 @@ func TestStreamEndsOnRevocationAndDeactivation(t *testing.T) {
 }
 
 func TestStreamPerUserCap(t *testing.T) {
+	eachStore(t, testStreamPerUserCap)
+}
+
+func testStreamPerUserCap(t *testing.T) {
 	e := newEnvStream(t, httpapi.Config{}, stream.Options{MaxPerUser: 2})
 	w := e.streamWorld()
 	a := e.openStream(streamPath(w.x.ID, ""), w.vTok)
@@ -574,6 +610,10 @@ func TestStreamPerUserCap(t *testing.T) {
 // every event; the slow client, reading again, finds an error event, and
 // resuming from its last id loses nothing.
 func TestStreamSlowConsumerDropped(t *testing.T) {
+	eachStore(t, testStreamSlowConsumerDropped)
+}
+
+func testStreamSlowConsumerDropped(t *testing.T) {
 	e := newEnvStream(t, httpapi.Config{}, stream.Options{QueueSize: 4})
 	w := e.streamWorld()
 	fast := e.openStream(streamPath(w.x.ID, ""), e.AdminToken)
@@ -649,6 +689,10 @@ read:
 }
 
 func TestStreamShutdownEndsStreams(t *testing.T) {
+	eachStore(t, testStreamShutdownEndsStreams)
+}
+
+func testStreamShutdownEndsStreams(t *testing.T) {
 	e := newEnv(t)
 	w := e.streamWorld()
 	streams := []*sseConn{

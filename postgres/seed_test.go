@@ -6,6 +6,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sqlstore"
+	"github.com/rosterhq/roster/storetest"
 )
 
 // TestSeed checks that a seed with the triggers set aside leaves what the
@@ -32,6 +33,7 @@ func TestSeed(t *testing.T) {
 	if noActive != 0 || badActive != 0 || members != counted {
 		t.Errorf("%d users without lastActiveAt, %d with a wrong one; %d memberships, member counts sum to %d", noActive, badActive, members, counted)
 	}
+	storetest.CheckUserChangesCoverUsers(t, db)
 	// The triggers are back: a new user counts.
 	u := &roster.User{Username: "after", Email: "after@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
 	if err := db.CreateUser(ctx, 0, u, ""); err != nil {

@@ -68,6 +68,12 @@ type Dialect interface {
 	AfterBulk(ctx context.Context, db *sql.DB) error
 	// MapErr maps driver errors to roster errors by their codes.
 	MapErr(err error) error
+	// SkipLocked returns the clause that locks the rows a SELECT returns
+	// from table and skips rows other transactions hold, so that instances
+	// lease queued jobs (webhook deliveries) without waiting on each other
+	// or on the write lock; "" where write transactions are exclusive
+	// anyway (SQLite), and leases are then taken in one.
+	SkipLocked(table string) string
 }
 
 // DB is a Roster store on a SQL database.

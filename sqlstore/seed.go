@@ -69,6 +69,9 @@ func (db *DB) Seed(ctx context.Context, o SeedOptions) (SeedResult, error) {
 	if err := finish(ctx, tx); err != nil {
 		return res, fmt.Errorf("seed: finish bulk load: %w", db.mapErr(err))
 	}
+	if err := catchUpUserChanges(ctx, tx, db.d); err != nil {
+		return res, fmt.Errorf("seed: users delta feed: %w", db.mapErr(err))
+	}
 	if err := tx.Commit(); err != nil {
 		return res, db.mapErr(err)
 	}

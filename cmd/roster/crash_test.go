@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,11 +68,12 @@ func (c *crashClient) send(method, path string, body any) (int, []byte, error) {
 }
 
 // startBinary runs `roster serve` on db and waits until it is healthy.
-func startBinary(t *testing.T, bin, db, pw string) (*exec.Cmd, string, <-chan error, *syncBuffer) {
+// extra flags are appended to the command line.
+func startBinary(t *testing.T, bin, db, pw string, extra ...string) (*exec.Cmd, string, <-chan error, *syncBuffer) {
 	t.Helper()
 	addr := freeAddr(t)
 	var stderr syncBuffer
-	cmd := exec.Command(bin, "serve", "--addr", addr, "--db", db, "--hash-concurrency", "1")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", addr, "--db", db, "--hash-concurrency", "1"}, extra...)...)
 	cmd.Env = cleanEnv("ROSTER_ADMIN_PASSWORD=" + pw)
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 	if err := cmd.Start(); err != nil {
@@ -284,5 +286,118 @@ func checkCrashLedger(t *testing.T, path string, led *crashLedger) {
 		if found[id] != obj {
 			t.Fatalf("acknowledged activity %d (object %s) is missing or changed (found object %q)", id, obj, found[id])
 		}
+	}
+}
+
+// TestCrashWebhookDelivery: activities are posted while a webhook receives
+// them slowly (attempts in flight); the server is SIGKILLed twice and
+// restarted. Every acknowledged activity reaches the receiver at least
+// once, and duplicates (the same webhook-id twice) number at most the
+// attempts that can be in flight for one webhook at a kill (4 each).
+func TestCrashWebhookDelivery(t *testing.T) {
+	bin := buildRoster(t)
+	db := filepath.Join(t.TempDir(), "roster.db")
+	const pw = "crash-secret-42"
+	var mu sync.Mutex
+	got := map[int64]int{} // activity id -> requests
+	ids := map[string]int{}
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct {
+			Data struct{ ID int64 } `json:"data"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		mu.Lock()
+		got[msg.Data.ID]++
+		ids[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		time.Sleep(15 * time.Millisecond)
+	}))
+	defer rc.Close()
+	acked := map[int64]bool{}
+	const kills = 2
+	for round := 0; round <= kills; round++ {
+		cmd, url, done, _ := startBinary(t, bin, db, pw, "--webhook-allow-private")
+		c := &crashClient{url: url, token: mustLogin(t, url, "admin", pw), hc: &http.Client{Timeout: 10 * time.Second}}
+		if round == 0 {
+			status, body, err := c.send("POST", "/api/v3/webhooks", map[string]any{"url": rc.URL, "verbs": []string{"crash.*"}})
+			if err != nil || status != http.StatusCreated {
+				t.Fatalf("create webhook: %d %v %s", status, err, body)
+			}
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for n := range 2 {
+			wg.Go(func() {
+				for seq := 0; ; seq++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					status, body, err := c.send("POST", "/api/v3/activities", map[string]any{"verb": "crash.hook", "data": map[string]int{"n": n, "seq": seq}})
+					if err != nil {
+						return
+					}
+					if status != http.StatusCreated {
+						t.Errorf("post: %d %s", status, body)
+						return
+					}
+					var a struct{ ID int64 }
+					_ = json.Unmarshal(body, &a)
+					mu.Lock()
+					acked[a.ID] = true
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(time.Duration(700+rand.IntN(800)) * time.Millisecond)
+		if round < kills {
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			close(stop)
+			wg.Wait()
+			continue
+		}
+		close(stop)
+		wg.Wait()
+		// The last instance delivers the rest, including the attempts the
+		// killed ones had leased (their leases run out after 30 s).
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			mu.Lock()
+			missing := 0
+			for id := range acked {
+				if got[id] == 0 {
+					missing++
+				}
+			}
+			n := len(acked)
+			mu.Unlock()
+			if missing == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d acknowledged activities never delivered", missing, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dups := 0
+	for id, n := range ids {
+		if n > 1 {
+			dups += n - 1
+			t.Logf("%s delivered %d times", id, n)
+		}
+	}
+	t.Logf("%d activities acknowledged, all delivered; %d duplicate deliveries", len(acked), dups)
+	if dups > 4*kills {
+		t.Fatalf("%d duplicates for %d kills, want at most %d", dups, kills, 4*kills)
 	}
 }

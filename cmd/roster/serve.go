@@ -21,6 +21,7 @@ import (
 	"github.com/rosterhq/roster/password"
 	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
+	"github.com/rosterhq/roster/webhook"
 )
 
 // shutdownGrace bounds how long in-flight requests may take after SIGTERM.
@@ -30,6 +31,9 @@ const shutdownGrace = 10 * time.Second
 type serveConfig struct {
 	addr, dbURL, pprofAddr string
 	metricsAddr            string
+	natsURL                string
+	allowPrivate           bool
+	webhookWorkers         int
 	log                    *slog.Logger
 	hashers, pool          int
 	dbTimeout, sessionTTL  time.Duration
@@ -50,6 +54,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
 	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
 	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
+	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (tests, on-premises receivers)")
+	natsURL := fs.String("nats-url", getenv("ROSTER_NATS_URL"), "publish every activity to NATS JetStream at this URL (stream ROSTER_ACTIVITIES); off when empty")
+	webhookWorkers := fs.Int("webhook-workers", 16, "webhook deliveries in flight per instance (at most 4 per webhook)")
 	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
 	metricsAddr := fs.String("metrics-addr", getenv("ROSTER_METRICS_ADDR"), "serve GET /metrics on this separate address instead of --addr (empty: on --addr)")
 	publicURL := fs.String("public-url", getenv("ROSTER_PUBLIC_URL"), "the URL clients reach the server at (https://roster.example.com); links use it instead of the request's Host")
@@ -104,18 +111,24 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	default:
 		return serveConfig{}, usagef("--log-format must be json or text")
 	}
+	if *webhookWorkers < 1 {
+		return serveConfig{}, usagef("--webhook-workers must be a positive integer")
+	}
 	return serveConfig{addr: *addr, dbURL: *dbURL, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr, log: slog.New(handler),
+		natsURL: *natsURL, allowPrivate: *allowPrivate, webhookWorkers: *webhookWorkers,
 		hashers: *hashers, pool: *pool, dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, maxStreams: *maxStreams,
 		api: httpapi.Config{TokenTTL: *ttl, PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
 			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != ""}}, nil
 }
 
 // newApp wires the instance of c on db: the broker, the PostgreSQL
-// listener when db is PostgreSQL, and the API.
+// listener when db is PostgreSQL, the webhook deliverer, the NATS exporter
+// when --nats-url is set, pruning, and the API.
 func newApp(ctx context.Context, c serveConfig, db *sqlstore.DB, hasher *password.Hasher) (*app.App, error) {
 	api := c.api
 	api.Hasher, api.Logger = hasher, c.log
-	cfg := app.Config{Store: db, Stream: stream.Options{MaxPerUser: c.maxStreams, Logger: c.log}, API: api}
+	cfg := app.Config{Store: db, Stream: stream.Options{MaxPerUser: c.maxStreams, Logger: c.log}, API: api,
+		Webhooks: &webhook.Options{AllowPrivate: c.allowPrivate, Workers: c.webhookWorkers}, NATSURL: c.natsURL, Prune: true}
 	if kind, target, _ := parseDB(c.dbURL); kind == kindPostgres {
 		cfg.ListenURL = target
 	}
