@@ -99,6 +99,11 @@ func runTokenCreate(ctx context.Context, args []string, getenv func(string) stri
 		}
 		scopes |= roster.ScopesOf(roster.Scope(sc))
 	}
+	// Only a missing --scopes means every scope: an empty value (say, an
+	// unset shell variable) must not quietly make the strongest token.
+	if scopes == 0 && flagSet(fs, "scopes") {
+		return usagef("token create: --scopes names no scope; leave it out for every scope the user may hold")
+	}
 	db, err := openStore(ctx, *dbURL, 0)
 	if err != nil {
 		return err

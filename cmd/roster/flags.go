@@ -76,6 +76,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// flagSet reports whether the command line gave flag name, even with an
+// empty value.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // envInt reads an integer environment variable; a malformed one gives -1,
 // which the caller's range check reports.
 func envInt(getenv func(string) string, key string, def int) int {

@@ -644,7 +644,10 @@ func TestTokenCreate(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || res.Header.Get("WWW-Authenticate") != `Bearer error="insufficient_scope", scope="workspaces:read"` {
 		t.Errorf("GET /workspaces without workspaces:read = %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 	}
-	for _, bad := range [][]string{{"--scopes", "users:admin"}, {"--ttl", "9000h"}, {"--name", ""}} {
+	// An empty --scopes (an unset shell variable, say) is refused, not
+	// taken for the default of every scope.
+	for _, bad := range [][]string{{"--scopes", "users:admin"}, {"--ttl", "9000h"}, {"--name", ""},
+		{"--scopes", ""}, {"--scopes", ","}, {"--scopes", " , "}} {
 		if out, err := tokenCreate(append([]string{"--username", "admin"}, bad...)...); err == nil || out != "" {
 			t.Errorf("token create %v: %q, %v; want a usage error", bad, out, err)
 		}
