@@ -157,6 +157,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, owner *rost
 			expires = t.UTC()
 		}
 	}
+	if !owner.IsActive {
+		// Deactivation revokes every token of a user; one made meanwhile
+		// would come alive when the user is activated again.
+		b.errors.Add("user", "This user is not active; activate it before making tokens for it.")
+	}
 	if err := b.err(); err != nil {
 		return err
 	}

@@ -311,3 +311,22 @@ func testServiceAccounts(t *testing.T) {
 	}
 	e.do("GET", "/api/v3/users?isService=maybe", e.AdminToken, nil).expect(t, 400)
 }
+
+// TestNoTokenForInactiveUser: deactivation revokes a user's tokens, so an
+// admin cannot mint one for the deactivated user that would come alive
+// when the user is activated again (the CLI refuses it too).
+func TestNoTokenForInactiveUser(t *testing.T) {
+	e := newEnv(t)
+	carl := e.createUser("carl", false, "")
+	e.do("PATCH", "/api/v3/users/"+itoa(carl.ID), e.AdminToken, map[string]any{"isActive": false}).expect(t, 200)
+	p := e.do("POST", "/api/v3/users/"+itoa(carl.ID)+"/tokens", e.AdminToken, map[string]any{"name": "x", "scopes": []string{"users:read"}}).
+		expect(t, 400).JSON(t)
+	if errs, _ := p["errors"].(map[string]any); errs["user"] == nil {
+		t.Fatalf("errors do not name the user: %v", p)
+	}
+	e.do("PATCH", "/api/v3/users/"+itoa(carl.ID), e.AdminToken, map[string]any{"isActive": true}).expect(t, 200)
+	if list, total, err := e.db.FindTokens(context.Background(), carl.ID, roster.Page{Limit: 10}); err != nil || total != 0 {
+		t.Fatalf("carl holds %d tokens after reactivation: %v %v", total, list, err)
+	}
+	e.do("POST", "/api/v3/users/"+itoa(carl.ID)+"/tokens", e.AdminToken, map[string]any{"name": "x", "scopes": []string{"users:read"}}).expect(t, 201)
+}
