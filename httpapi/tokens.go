@@ -132,12 +132,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, owner *rost
 		if len(*list) == 0 {
 			b.errors.Add("scopes", "Choose at least one scope.")
 		}
+		// Each kind of error is told once (for the first name that has it),
+		// so that a 1 MiB list of bad names cannot make a 50 MiB answer.
+		unknown, adminOnly := false, false
 		for _, name := range *list {
 			sc := roster.Scope(name)
 			switch {
-			case !sc.Known():
+			case !sc.Known() && !unknown:
+				unknown = true
 				b.errors.Add("scopes", "Unknown scope \""+name+"\"; known: "+scopeNames()+".")
-			case sc.AdminOnly() && !owner.IsAdmin:
+			case sc.AdminOnly() && !owner.IsAdmin && !adminOnly:
+				adminOnly = true
 				b.errors.Add("scopes", "The scope \""+name+"\" is only for tokens of admins.")
 			}
 			scopes |= roster.ScopesOf(sc)

@@ -330,3 +330,22 @@ func TestNoTokenForInactiveUser(t *testing.T) {
 	}
 	e.do("POST", "/api/v3/users/"+itoa(carl.ID)+"/tokens", e.AdminToken, map[string]any{"name": "x", "scopes": []string{"users:read"}}).expect(t, 201)
 }
+
+// TestTokenCreateBadScopesAnswerSmall: a body full of bad scope names gets
+// one message per kind of error, not one per name: 300,000 empty names
+// (a 1 MiB body) made a 52 MB answer that took seconds to build.
+func TestTokenCreateBadScopesAnswerSmall(t *testing.T) {
+	e := newEnv(t)
+	bob := e.createUser("bob", false, "")
+	list := make([]string, 300_000)
+	list[1], list[2] = "webhooks", "scim"
+	r := e.do("POST", "/api/v3/tokens", e.token(bob), map[string]any{"name": "x", "scopes": list}).expect(t, 400)
+	if len(r.Body) > 4096 {
+		t.Fatalf("a 400 of %d bytes for a list of bad scopes", len(r.Body))
+	}
+	errs, _ := r.JSON(t)["errors"].(map[string]any)
+	msgs, _ := errs["scopes"].([]any)
+	if len(msgs) != 2 || !strings.Contains(msgs[0].(string), `Unknown scope ""`) || !strings.Contains(msgs[1].(string), `"webhooks"`) {
+		t.Fatalf("scopes errors %v, want one unknown and one admin-only message", msgs)
+	}
+}
