@@ -214,16 +214,11 @@ func (s *Server) visibleLastActive(r *http.Request, u *roster.User) error {
 	if me.IsAdmin || me.ID == u.ID || u.LastActiveAt == nil {
 		return nil
 	}
-	id := u.ID
-	acts, err := s.store.FindActivities(r.Context(), roster.ActivityFilter{Viewer: me, ActorID: &id, Page: roster.Page{Limit: 1}})
+	t, err := s.store.LastVisibleActivityAt(r.Context(), me, u.ID)
 	if err != nil {
 		return err
 	}
-	u.LastActiveAt = nil
-	if len(acts) > 0 {
-		t := acts[0].Published
-		u.LastActiveAt = &t
-	}
+	u.LastActiveAt = t
 	return nil
 }
 
