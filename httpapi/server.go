@@ -115,6 +115,9 @@ type Server struct {
 	streams  streamSet // the open streams, for Shutdown
 	buffers  *byteBudget
 	webhooks WebhookTester
+	// writeTimeout bounds each write to a stream (streamWriteTimeout;
+	// tests shorten it).
+	writeTimeout time.Duration
 }
 
 // now returns the time by the server's clock.
@@ -124,7 +127,7 @@ func (s *Server) now() time.Time { return s.clock.Now() }
 func NewServer(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, clock: cfg.Clock, tokenTTL: cfg.TokenTTL,
 		broker: cfg.Broker, heartbeat: cfg.Heartbeat, publicURL: cfg.PublicURL, trustedProxies: cfg.TrustedProxies,
-		noMetrics: cfg.NoMetrics, webhooks: cfg.Webhooks}
+		noMetrics: cfg.NoMetrics, webhooks: cfg.Webhooks, writeTimeout: streamWriteTimeout}
 	switch n := cfg.LoginFailuresPerMinute; {
 	case n == 0:
 		s.loginLimit = newLimiter(DefaultLoginFailuresPerMinute/60.0, DefaultLoginFailuresPerMinute)

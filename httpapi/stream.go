@@ -291,7 +291,7 @@ func (s *Server) replayStream(ctx context.Context, ls *liveStream, req streamReq
 // reserve takes n bytes of the stream buffers, waiting up to
 // streamWriteTimeout.
 func (s *Server) reserve(ctx context.Context, n int64) bool {
-	ctx, cancel := context.WithTimeout(ctx, streamWriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	return s.buffers.acquire(ctx, n) == nil
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -102,19 +104,24 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 		t.Errorf("heap grew by %d bytes with 20 slow streams", grew)
 	}
 
-	// Every slow reader reads again: a gap-free prefix, perhaps an error
-	// event saying why it was cut off (none when the server could not
-	// write it: a write waiting over 10 s for a busy machine's reader),
-	// then the rest on resuming from its last id.
+	// Every slow reader reads again: a gap-free prefix, then all the rest,
+	// or an error event saying why it was cut off, or the server closing
+	// the connection (without the error event when it could not write it:
+	// a write that waited over 10 s for a reader that a busy machine kept
+	// from reading), but never a silence with the stream open; then the
+	// rest on resuming from its last id.
 	var wg sync.WaitGroup
 	lasts := make([]int64, readers)
 	for i, conn := range conns {
 		wg.Go(func() {
-			got, reason := readUntil(conn, posted[len(posted)-1])
+			got, reason, err := readUntil(conn, posted[len(posted)-1])
 			conn.Close()
 			if len(got) > 0 && !slices.Equal(got, posted[:len(got)]) {
 				t.Errorf("reader %d: got %d activities, not a prefix of those posted (first diff at %d)", i, len(got), firstDiff(got, posted))
 				return
+			}
+			if len(got) < len(posted) && reason == "" && !closedByServer(err) {
+				t.Errorf("reader %d: stream stalled after %d of %d activities: neither an error event nor a close (%v)", i, len(got), len(posted), err)
 			}
 			if reason != "" && !strings.Contains(reason, "slow consumer") && !strings.Contains(reason, "stream buffers full") {
 				t.Errorf("reader %d: ended with %q", i, reason)
@@ -149,15 +156,92 @@ func TestStreamSlowReadersHoldBoundedMemory(t *testing.T) {
 	}
 }
 
-// readUntil reads an event stream off conn until activity last, the end
-// of the stream or 15 s (replays wait for room in the stream buffers,
-// slowly under -race on a busy machine), and returns the activity ids and
-// the reason of an error event.
-func readUntil(conn net.Conn, last int64) (ids []int64, reason string) {
-	_ = conn.SetReadDeadline(time.Now().Add(3 * streamWait))
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+// TestStreamWriteTimeoutClosesSlowReader reproduces what the attack
+// test saw on PostgreSQL on a busy machine (posting 150 activities took
+// longer than a stream's write may wait): a reader that stops reading
+// gets what its socket held, some 336 activities, and then no error
+// event. That is no stall: the server's write waited its timeout, and it
+// closed the connection, which the reader sees as soon as it reads again
+// (before, the test read that end as its own read deadline). Resuming
+// from the last id gets the rest. Here the write timeout is short and a
+// single stream is filled until a write waits, on every store.
+func TestStreamWriteTimeoutClosesSlowReader(t *testing.T) {
+	e := newEnvStream(t, httpapi.Config{}, stream.Options{})
+	w := e.streamWorld()
+	api := e.srv.Config.Handler.(*httpapi.Server)
+	const timeout = 300 * time.Millisecond
+	httpapi.SetStreamWriteTimeout(api, timeout)
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := d.Dial("tcp", strings.TrimPrefix(e.URL, "http://"))
 	if err != nil {
-		return nil, ""
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: roster\r\nAuthorization: Bearer %s\r\n\r\n", streamPath(w.x.ID, ""), w.xTok)
+	for deadline := time.Now().Add(streamWait); e.broker.Count() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("stream never opened")
+		}
+	}
+	// Post until a write of the stream waits for the socket (what it
+	// holds is charged to the stream buffers).
+	data := json.RawMessage(`{"pad":"` + strings.Repeat("x", roster.MaxDataSize-16) + `"}`)
+	var posted []int64
+	for httpapi.StreamBuffered(api) == 0 {
+		if len(posted) == 3000 {
+			t.Fatal("no write of the stream ever waited")
+		}
+		a := &roster.Activity{ActorID: w.x.ID, Verb: "doc.big", Data: data}
+		if err := e.db.CreateActivity(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+		posted = append(posted, a.ID)
+		time.Sleep(time.Millisecond)
+	}
+	// The reader is away for longer than the write may wait: the server
+	// gives up the stream.
+	for deadline := time.Now().Add(timeout + streamWait); e.broker.Count() != 0 || httpapi.StreamBuffered(api) != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stream still open (%d subscriptions, %d bytes buffered) %v after its write began to wait",
+				e.broker.Count(), httpapi.StreamBuffered(api), timeout+streamWait)
+		}
+	}
+	start := time.Now()
+	got, reason, err := readUntil(conn, posted[len(posted)-1])
+	if len(got) == 0 || len(got) == len(posted) || !slices.Equal(got, posted[:len(got)]) {
+		t.Fatalf("got %d activities, want a gap-free proper prefix of the %d posted", len(got), len(posted))
+	}
+	if reason != "" || !closedByServer(err) {
+		t.Fatalf("after %d activities: reason %q, end %v; want no error event and the connection closed", len(got), reason, err)
+	}
+	t.Logf("%d of %d activities, then the close, read in %v", len(got), len(posted), time.Since(start))
+	if waited := time.Since(start); waited > streamWait {
+		t.Fatalf("reading what the socket held and the close took %v", waited)
+	}
+	resumed := e.openStream(streamPath(w.x.ID, ""), w.xTok, "Last-Event-ID", strconv.FormatInt(got[len(got)-1], 10))
+	resumed.expectIDs(posted[len(got):]...)
+	resumed.close()
+}
+
+// closedByServer reports whether err, which ended reading a stream, is
+// the server closing the connection (not a read deadline).
+func closedByServer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// readUntil reads an event stream off conn until activity last, the end
+// of the stream, or a silence of 3*streamWait (longer than a stream's
+// write may wait for its reader, and than a replay waits for room in the
+// stream buffers), and returns the activity ids, the reason of an error
+// event, and the error that ended the reading: io.EOF when the server
+// closed the connection, a timeout after a silence.
+func readUntil(conn net.Conn, last int64) (ids []int64, reason string, err error) {
+	ic := &idleConn{Conn: conn, idle: 3 * streamWait}
+	res, err := http.ReadResponse(bufio.NewReader(ic), nil)
+	if err != nil {
+		return nil, "", err
 	}
 	items := make(chan sseItem, 64)
 	go readSSE(res.Body, items)
@@ -175,7 +259,24 @@ func readUntil(conn net.Conn, last int64) (ids []int64, reason string) {
 			reason = v["reason"]
 		}
 	}
-	return ids, reason
+	return ids, reason, ic.err
+}
+
+// idleConn gives each Read a deadline of idle and records the error
+// that ended reading.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+	err  error
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	n, err := c.Conn.Read(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // TestServerShutdownEndsAndWaitsForStreams calls what serve calls on

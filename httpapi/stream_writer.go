@@ -26,7 +26,8 @@ type streamConn interface {
 	// blocking: 0 and no error when it takes nothing now (or never writes
 	// from outside the stream's own goroutine).
 	writeNow(p []byte) (int, error)
-	// write writes all of p, waiting up to streamWriteTimeout.
+	// write writes all of p, waiting up to streamWriteTimeout (the
+	// server's writeTimeout).
 	write(p []byte) error
 	close()
 }
@@ -35,8 +36,9 @@ type streamConn interface {
 // (http.Hijacker) once the headers went out: no chunked framing, the body
 // ends when the connection closes.
 type takenConn struct {
-	conn net.Conn
-	now  *nowWriter // nil: the connection has no descriptor to write to without blocking
+	conn    net.Conn
+	timeout time.Duration // of each write
+	now     *nowWriter    // nil: the connection has no descriptor to write to without blocking
 }
 
 func (c *takenConn) writeNow(p []byte) (int, error) {
@@ -47,7 +49,7 @@ func (c *takenConn) writeNow(p []byte) (int, error) {
 }
 
 func (c *takenConn) write(p []byte) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 		return err
 	}
 	if _, err := c.conn.Write(p); err != nil {
@@ -63,14 +65,15 @@ func (c *takenConn) close() { c.conn.Close() }
 // connections cannot be taken over, and writers without Hijack. Only the
 // handler's goroutine writes to it.
 type responseConn struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration // of each write
 }
 
 func (c *responseConn) writeNow([]byte) (int, error) { return 0, nil }
 
 func (c *responseConn) write(p []byte) error {
-	if err := c.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
 	if _, err := c.w.Write(p); err != nil {
@@ -153,9 +156,9 @@ func canHijack(w http.ResponseWriter) bool {
 // attach gives the stream its connection: conn taken over from net/http,
 // or, when conn is nil, the handler's own response.
 func (ls *liveStream) attach(conn net.Conn, w http.ResponseWriter) {
-	var c streamConn = &responseConn{w: w, rc: http.NewResponseController(w)}
+	var c streamConn = &responseConn{w: w, rc: http.NewResponseController(w), timeout: ls.srv.writeTimeout}
 	if conn != nil {
-		c = &takenConn{conn: conn, now: newNowWriter(conn)}
+		c = &takenConn{conn: conn, timeout: ls.srv.writeTimeout, now: newNowWriter(conn)}
 	}
 	ls.mu.Lock()
 	ls.conn = c
