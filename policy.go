@@ -60,6 +60,14 @@ func NeedsCurrentPassword(viewer, target *User, upd UserUpdate, setsPassword boo
 		(upd.Email != nil && *upd.Email != target.Email)
 }
 
+// CanRevokeToken allows a token's owner and admins to revoke it. To anyone
+// else the token is reported as absent, so that ids cannot be probed.
+func CanRevokeToken(viewer *User, ownerID int64) bool { return viewer.IsAdmin || viewer.ID == ownerID }
+
+// ActivityPostsLimited reports whether viewer's activity posts count against
+// the per-user rate limit: admins are exempt.
+func ActivityPostsLimited(viewer *User) bool { return !viewer.IsAdmin }
+
 // CanReadWorkspace allows admins and anyone with a role in the workspace.
 // A workspace the viewer cannot read is reported as absent, not forbidden.
 func CanReadWorkspace(viewer *User, role Role) bool { return viewer.IsAdmin || role > NoRole }

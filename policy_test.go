@@ -148,3 +148,16 @@ func TestCanPostActivity(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenAndActivityLimitRules(t *testing.T) {
+	admin, user, other := &User{ID: 1, IsAdmin: true}, &User{ID: 2}, &User{ID: 3}
+	if !CanRevokeToken(user, user.ID) || !CanRevokeToken(admin, user.ID) {
+		t.Error("a token's owner and admins must be able to revoke it")
+	}
+	if CanRevokeToken(other, user.ID) {
+		t.Error("another user must not revoke someone else's token")
+	}
+	if !ActivityPostsLimited(user) || ActivityPostsLimited(admin) {
+		t.Error("activity posts are limited for users, not for admins")
+	}
+}

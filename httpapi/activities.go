@@ -273,7 +273,7 @@ const (
 // namespaces of the server's own activities are refused.
 func (s *Server) handleActivityCreate(w http.ResponseWriter, r *http.Request) error {
 	me := viewer(r)
-	if !me.IsAdmin {
+	if roster.ActivityPostsLimited(me) {
 		if ok, wait := s.activityLimit.take(strconv.FormatInt(me.ID, 10), s.now()); !ok {
 			return &roster.Error{Code: roster.ETHROTTLED, Message: "Too many activities posted; slow down.", RetryAfter: wait}
 		}

@@ -60,7 +60,7 @@ func (s *Server) handleTokenDelete(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if t.UserID != me.ID && !me.IsAdmin {
+	if !roster.CanRevokeToken(me, t.UserID) {
 		return roster.Errorf(roster.ENOTFOUND, "Token not found.")
 	}
 	if err := s.store.RevokeToken(r.Context(), me.ID, id); err != nil {
