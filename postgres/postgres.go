@@ -86,6 +86,11 @@ type dialect struct {
 
 func (d *dialect) Name() string { return "postgres" }
 
+// ReadIsolation is REPEATABLE READ: under READ COMMITTED a row committed
+// between a list's count and its page made them disagree ("count 1, 2
+// results" in the webhook delivery log test).
+func (d *dialect) ReadIsolation() sql.IsolationLevel { return sql.LevelRepeatableRead }
+
 func (d *dialect) Migrations() (embed.FS, string) { return migrations, "migrations" }
 
 // Rebind turns ? placeholders into $1, $2, ...

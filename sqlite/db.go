@@ -118,10 +118,14 @@ type speedups struct {
 
 var allSpeedups = speedups{groupCommit: true, gramSearch: true, bulkLoad: true, stmtCache: true, multiThread: true}
 
-func (dialect) Name() string                   { return "sqlite" }
-func (dialect) Migrations() (embed.FS, string) { return migrations, "migrations" }
-func (dialect) Rebind(q string) string         { return q }
-func (dialect) Time(t time.Time) any           { return t.UTC().UnixMicro() }
+func (dialect) Name() string { return "sqlite" }
+
+// ReadIsolation is the driver's default: a read transaction in WAL mode
+// already reads one snapshot.
+func (dialect) ReadIsolation() sql.IsolationLevel { return sql.LevelDefault }
+func (dialect) Migrations() (embed.FS, string)    { return migrations, "migrations" }
+func (dialect) Rebind(q string) string            { return q }
+func (dialect) Time(t time.Time) any              { return t.UTC().UnixMicro() }
 
 // GroupCommit: SQLite has one writer, so concurrent write requests are
 // committed together, one fsync for the group (sqlstore's groupcommit.go).

@@ -28,6 +28,10 @@ type Dialect interface {
 	// Migrations returns the embedded migration files and their folder;
 	// files are named NNNN_name.sql and applied in order.
 	Migrations() (embed.FS, string)
+	// ReadIsolation is the isolation of the read transactions that pair a
+	// count with its page, so that both see one snapshot (SQLite's WAL
+	// read transactions already do; PostgreSQL needs REPEATABLE READ).
+	ReadIsolation() sql.IsolationLevel
 	// Rebind rewrites ? placeholders for the database.
 	Rebind(query string) string
 	// Time encodes a time for a query argument.
@@ -308,7 +312,7 @@ type wtx struct {
 // agree; call done when finished.
 func (db *DB) beginRead(ctx context.Context) (Querier, func(), error) {
 	ctx, cancel := db.bound(ctx)
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: db.d.ReadIsolation()})
 	if err != nil {
 		cancel()
 		return nil, nil, db.mapErr(err)
