@@ -16,10 +16,6 @@ import (
 // server's clock), with the same webhook-id, and a success ends the
 // failing streak.
 func TestWebhookRetries(t *testing.T) {
-	eachStore(t, testWebhookRetries)
-}
-
-func testWebhookRetries(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true}, true)
 	clock := e.clock
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) {
@@ -95,10 +91,6 @@ func TestRetryDelaySchedule(t *testing.T) {
 // TestWebhookGoneDisables: a 410 disables the webhook at once, records
 // webhook.disabled, stops attempts; re-enabling resumes the pending one.
 func TestWebhookGoneDisables(t *testing.T) {
-	eachStore(t, testWebhookGoneDisables)
-}
-
-func testWebhookGoneDisables(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true})
 	gone := true
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) {
@@ -142,10 +134,6 @@ func testWebhookGoneDisables(t *testing.T) {
 // TestWebhookDisabledAfterThreeDays: a receiver that always fails is
 // retried on the schedule and disabled once it has failed for 3 days.
 func TestWebhookDisabledAfterThreeDays(t *testing.T) {
-	eachStore(t, testWebhookDisabledAfterThreeDays)
-}
-
-func testWebhookDisabledAfterThreeDays(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true}, true)
 	clock := e.clock
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) { w.WriteHeader(http.StatusServiceUnavailable) })
@@ -194,10 +182,6 @@ func testWebhookDisabledAfterThreeDays(t *testing.T) {
 // redirect is not followed, a closed port is a connection error; each is
 // logged and retried.
 func TestWebhookTimeoutRedirectAndErrors(t *testing.T) {
-	eachStore(t, testWebhookTimeoutRedirectAndErrors)
-}
-
-func testWebhookTimeoutRedirectAndErrors(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true, Timeout: 300 * time.Millisecond})
 	slow := newReceiver(t, func(w http.ResponseWriter, n int) { time.Sleep(time.Second) })
 	target := newReceiver(t, nil)
@@ -234,10 +218,6 @@ func testWebhookTimeoutRedirectAndErrors(t *testing.T) {
 // own workers: another webhook gets every activity at once, and posting
 // stays fast.
 func TestWebhookSlowReceiverIsolated(t *testing.T) {
-	eachStore(t, testWebhookSlowReceiverIsolated)
-}
-
-func testWebhookSlowReceiverIsolated(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true, Timeout: 3 * time.Second, Workers: 8, PerWebhook: 2})
 	release := make(chan struct{})
 	slow := newReceiver(t, func(w http.ResponseWriter, n int) { <-release })
@@ -262,10 +242,6 @@ func testWebhookSlowReceiverIsolated(t *testing.T) {
 // loopback (by address, IPv6, or a name resolving to 127.0.0.1), private
 // and link-local/metadata addresses are refused at connection time.
 func TestWebhookGuard(t *testing.T) {
-	eachStore(t, testWebhookGuard)
-}
-
-func testWebhookGuard(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{Timeout: 2 * time.Second})
 	rc := newReceiver(t, nil)
 	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":")+1:]
