@@ -1,0 +1,243 @@
+package console_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/webhook"
+)
+
+// hookReceiver is a webhook receiver on a loopback port that records what
+// it is sent.
+type hookReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	msgs []hookMsg
+}
+
+type hookMsg struct {
+	id, ts, sig string
+	body        []byte
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	r := &hookReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.msgs = append(r.msgs, hookMsg{req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature"), body})
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// of returns the messages of type typ received so far.
+func (r *hookReceiver) of(typ string) []hookMsg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []hookMsg
+	for _, m := range r.msgs {
+		var p struct{ Type string }
+		if json.Unmarshal(m.body, &p) == nil && p.Type == typ {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// signedBy reports whether m carries a v1 signature by secret, computed
+// here from the Standard Webhooks specification (HMAC-SHA256 over
+// "id.timestamp.body", keyed by the base64 after "whsec_").
+func signedBy(m hookMsg, secret string) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(m.id + "." + m.ts + "." + string(m.body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for _, s := range strings.Fields(m.sig) {
+		if hmac.Equal([]byte(s), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWebhooksPageInBrowser: an admin creates a webhook (field errors
+// first), reads its secret once, sends a test event that a real receiver
+// on 127.0.0.1 gets and verifies, sees the deliveries, disables and
+// re-enables it, rotates its secret and deletes it. A non-admin has no
+// Webhooks page.
+func TestWebhooksPageInBrowser(t *testing.T) {
+	bin := findChromium(t)
+	s := startSiteWith(t, rostertest.Options{Webhooks: &webhook.Options{AllowPrivate: true, Poll: 200 * time.Millisecond}})
+	s.call("POST", "/api/v3/workspaces", s.adminToken, map[string]string{"name": "Marketing"}, 201, nil)
+	recv := newHookReceiver(t)
+	b := newBrowser(t, bin)
+
+	b.do("open the console", chromedp.Navigate(s.URL+"/admin/"))
+	b.wait("the sign-in form shows", `document.activeElement && document.activeElement.id === "f-username"`)
+	b.do("sign in as admin",
+		chromedp.SendKeys(chromedp.CSS("#f-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "adminpass"+kb.Enter))
+	b.wait("admin is signed in", `document.querySelector("#whoami-name").textContent === "admin (admin)"
+		&& !document.querySelector("#nav-webhooks").hidden`)
+	b.do("open the webhooks", chromedp.Click(chromedp.CSS(`#nav a[href="#/webhooks"]`)))
+	b.wait("the empty list and the workspaces show", `!!document.querySelector("#webhooks-table td.empty")
+		&& [...document.querySelectorAll("#f-workspace option")].some(o => o.textContent === "Marketing")`)
+
+	// Bad input: the API's field errors show next to their fields.
+	b.do("submit a bad URL and a bad verb",
+		chromedp.SendKeys(chromedp.CSS("#f-url"), "ftp://example.com/hook"),
+		chromedp.SendKeys(chromedp.CSS("#f-verbs"), "user.* Not-A-Verb!"),
+		chromedp.Click(chromedp.CSS("#webhook-submit")))
+	b.wait("the field errors show", `document.querySelector("#err-url").textContent === "Enter an http(s) URL without credentials."
+		&& document.querySelector("#f-url").getAttribute("aria-invalid") === "true"
+		&& document.querySelector("#err-verbs").textContent.startsWith("Each must be a verb")`)
+	var list struct {
+		Count   int
+		Results []struct{ ID int64 }
+	}
+	s.call("GET", "/api/v3/webhooks", s.adminToken, nil, 200, &list)
+	if list.Count != 0 {
+		t.Fatalf("the refused webhook was stored: %+v", list)
+	}
+
+	// Create it; the secret shows once.
+	b.do("fix the fields and create",
+		chromedp.SetValue(chromedp.CSS("#f-url"), recv.URL+"/hook"),
+		chromedp.SetValue(chromedp.CSS("#f-verbs"), "user.*, webhook.test"),
+		chromedp.SetValue(chromedp.CSS("#f-description"), "CRM <sync> & co"),
+		chromedp.Click(chromedp.CSS("#webhook-submit")))
+	b.wait("the secret and the new row show", `(() => { const i = document.querySelector("#new-webhook-secret");
+		const rows = document.querySelectorAll("#webhooks-table tbody tr[data-webhook]");
+		return !!i && i.value.startsWith("whsec_") && !document.querySelector("#new-webhook").hidden
+			&& rows.length === 1 && rows[0].textContent.includes("CRM <sync> & co") && rows[0].textContent.includes("enabled")
+			&& document.querySelector("#err-url").textContent === ""; })()`)
+	b.screenshot("webhooks")
+	secret := b.eval(`document.querySelector("#new-webhook-secret").value`)
+	b.do("copy it", chromedp.Click(chromedp.CSS("#copy-webhook-secret")))
+	b.wait("the copy is confirmed", `document.querySelector("#status").textContent.startsWith("Copied")
+		|| document.querySelector("#status").textContent.startsWith("Select")`)
+	if got := b.eval(`document.querySelector("#webhooks-table").textContent`); strings.Contains(got, secret) {
+		t.Errorf("the list shows the secret: %q", got)
+	}
+	s.call("GET", "/api/v3/webhooks", s.adminToken, nil, 200, &list)
+	if list.Count != 1 {
+		t.Fatalf("webhooks after the create: %+v", list)
+	}
+	id := list.Results[0].ID
+	var hook struct {
+		URL, Description string
+		Verbs            []string
+		Enabled          bool
+		Secret           string
+	}
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if hook.URL != recv.URL+"/hook" || hook.Description != "CRM <sync> & co" || strings.Join(hook.Verbs, " ") != "user.* webhook.test" ||
+		!hook.Enabled || hook.Secret != "" {
+		t.Errorf("stored webhook: %+v", hook)
+	}
+
+	// Its page: a test send reaches the receiver, signed with the secret.
+	b.do("open the webhook", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#webhooks-table a[href="#/webhooks/%d"]`, id))))
+	b.wait("its page shows, without the secret", `!!document.querySelector("#webhook-test") && !document.querySelector("#new-webhook-secret")
+		&& !!document.querySelector("#deliveries-table td.empty")`)
+	b.do("send a test event", chromedp.Click(chromedp.CSS("#webhook-test")))
+	b.wait("the 2xx result shows", `(() => { const p = document.querySelector("#webhook-test-result .test-ok");
+		return !!p && p.dataset.status === "204" && p.textContent.includes("delivered"); })()`)
+	tests := recv.of("webhook.test")
+	if len(tests) != 1 {
+		t.Fatalf("the receiver got %d test events, want 1", len(tests))
+	}
+	if !signedBy(tests[0], secret) {
+		t.Errorf("the test event is not signed with the shown secret: %q", tests[0].sig)
+	}
+	b.wait("the delivery is listed", `(() => { const rows = document.querySelectorAll("#deliveries-table tbody tr[data-delivery]");
+		return rows.length === 1 && rows[0].textContent.includes("test") && rows[0].textContent.includes("204"); })()`)
+
+	// A real activity is delivered by the deliverer and listed too.
+	s.call("POST", "/api/v3/users", s.adminToken, map[string]string{"username": "newbie", "email": "newbie@example.com"}, 201, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(recv.of("user.created")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := recv.of("user.created"); len(got) != 1 || !signedBy(got[0], secret) {
+		t.Fatalf("user.created messages: %d (signed: %v)", len(got), len(got) == 1 && signedBy(got[0], secret))
+	}
+	b.do("refresh the deliveries", chromedp.Click(chromedp.CSS("#deliveries-refresh")))
+	b.wait("both deliveries are listed", `(() => { const rows = document.querySelectorAll("#deliveries-table tbody tr[data-delivery]");
+		return rows.length === 2 && /#[0-9]+/.test(rows[0].textContent) && rows[0].textContent.includes("204")
+			&& document.querySelector("#webhook-last").textContent.includes("204"); })()`)
+	b.screenshot("webhook")
+
+	// Disable, then re-enable.
+	b.do("disable it", chromedp.Click(chromedp.CSS("#webhook-toggle")))
+	b.wait("it shows disabled", `document.querySelector("h1 .badge").dataset.state === "disabled"
+		&& document.querySelector("#webhook-toggle").textContent === "Re-enable"`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if hook.Enabled {
+		t.Errorf("the webhook is still enabled after Disable")
+	}
+	b.do("re-enable it", chromedp.Click(chromedp.CSS("#webhook-toggle")))
+	b.wait("it shows enabled", `document.querySelector("h1 .badge").dataset.state === "enabled"
+		&& document.querySelector("#webhook-toggle").textContent === "Disable"`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if !hook.Enabled {
+		t.Errorf("the webhook is not enabled after Re-enable")
+	}
+
+	// Rotate: a new secret, shown once, signs the next test.
+	b.do("rotate the secret", chromedp.Click(chromedp.CSS("#webhook-rotate")))
+	b.wait("the new secret shows", fmt.Sprintf(`(() => { const i = document.querySelector("#new-webhook-secret");
+		return !!i && i.value.startsWith("whsec_") && i.value !== %q; })()`, secret))
+	rotated := b.eval(`document.querySelector("#new-webhook-secret").value`)
+	b.do("send another test event", chromedp.Click(chromedp.CSS("#webhook-test")))
+	b.wait("the second test is listed", `document.querySelectorAll("#deliveries-table tbody tr[data-delivery]").length === 3`)
+	if tests = recv.of("webhook.test"); len(tests) != 2 || !signedBy(tests[1], rotated) || !signedBy(tests[1], secret) {
+		t.Errorf("after the rotation: %d test events; signed by the new secret %v (and the old, overlapping, %v)",
+			len(tests), len(tests) == 2 && signedBy(tests[1], rotated), len(tests) == 2 && signedBy(tests[1], secret))
+	}
+
+	// Delete, after the confirmation (Cancel first keeps it).
+	b.do("ask to delete and cancel", chromedp.Click(chromedp.CSS("#webhook-delete")))
+	b.wait("the dialog opens", `document.querySelector("#webhook-delete-dialog").open`)
+	b.do("cancel", chromedp.Click(chromedp.CSS(`#webhook-delete-dialog button[value="cancel"]`)))
+	b.wait("the dialog closes", `!document.querySelector("#webhook-delete-dialog").open`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, nil)
+	b.do("delete it", chromedp.Click(chromedp.CSS("#webhook-delete")))
+	b.wait("the dialog opens", `document.querySelector("#webhook-delete-dialog").open`)
+	b.do("confirm", chromedp.Click(chromedp.CSS("#webhook-delete-confirm")))
+	b.wait("the list is empty again", `location.hash === "#/webhooks" && !!document.querySelector("#webhooks-table td.empty")`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 404, nil)
+
+	// A non-admin has no Webhooks page.
+	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	b.wait("the sign-in form shows", `!!document.querySelector("#signin-form")`)
+	b.do("sign in as jsmith",
+		chromedp.SendKeys(chromedp.CSS("#f-username"), "jsmith"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "smithpass"+kb.Enter))
+	b.wait("jsmith is signed in", `document.querySelector("#whoami-name").textContent === "jsmith"`)
+	if got := b.eval(`String(document.querySelector("#nav-webhooks").hidden)`); got != "true" {
+		t.Errorf("a non-admin sees the Webhooks link")
+	}
+	b.do("go to the webhooks by hand", chromedp.Evaluate[chromedp.Void](`location.hash = "#/webhooks"`))
+	b.wait("the page is not there", `document.querySelector("h1").textContent === "Not found" && !document.querySelector("#webhook-create")`)
+	b.checkConsole("the end")
+}
