@@ -189,14 +189,14 @@ func TestWebhooksPageInBrowser(t *testing.T) {
 
 	// Disable, then re-enable.
 	b.do("disable it", chromedp.Click(chromedp.CSS("#webhook-toggle")))
-	b.wait("it shows disabled", `document.querySelector("h1 .badge").dataset.state === "disabled"
+	b.wait("it shows disabled", `!!document.querySelector("h1 .badge") && document.querySelector("h1 .badge").dataset.state === "disabled"
 		&& document.querySelector("#webhook-toggle").textContent === "Re-enable"`)
 	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
 	if hook.Enabled {
 		t.Errorf("the webhook is still enabled after Disable")
 	}
 	b.do("re-enable it", chromedp.Click(chromedp.CSS("#webhook-toggle")))
-	b.wait("it shows enabled", `document.querySelector("h1 .badge").dataset.state === "enabled"
+	b.wait("it shows enabled", `!!document.querySelector("h1 .badge") && document.querySelector("h1 .badge").dataset.state === "enabled"
 		&& document.querySelector("#webhook-toggle").textContent === "Disable"`)
 	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
 	if !hook.Enabled {
@@ -239,5 +239,148 @@ func TestWebhooksPageInBrowser(t *testing.T) {
 	}
 	b.do("go to the webhooks by hand", chromedp.Evaluate[chromedp.Void](`location.hash = "#/webhooks"`))
 	b.wait("the page is not there", `document.querySelector("h1").textContent === "Not found" && !document.querySelector("#webhook-create")`)
+	b.checkConsole("the end")
+}
+
+// TestWebhookFailuresInBrowser: a webhook for one workspace whose receiver
+// answers 410 is disabled by its first delivery; the page shows why, a
+// failed test send, the error in the paginated delivery log, and
+// re-enables it.
+func TestWebhookFailuresInBrowser(t *testing.T) {
+	bin := findChromium(t)
+	s := startSiteWith(t, rostertest.Options{Webhooks: &webhook.Options{AllowPrivate: true, Poll: 200 * time.Millisecond}})
+	var ws struct{ ID int64 }
+	s.call("POST", "/api/v3/workspaces", s.adminToken, map[string]string{"name": "Marketing"}, 201, &ws)
+	var mu sync.Mutex
+	var got []string
+	answer := http.StatusGone // until the receiver "comes back"
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p struct{ Type string }
+		_ = json.Unmarshal(body, &p)
+		mu.Lock()
+		got = append(got, p.Type)
+		status := answer
+		mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(gone.Close)
+	received := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+	b := newBrowser(t, bin)
+
+	b.do("open the console", chromedp.Navigate(s.URL+"/admin/#/webhooks"))
+	b.wait("the sign-in form shows", `document.activeElement && document.activeElement.id === "f-username"`)
+	b.do("sign in as admin",
+		chromedp.SendKeys(chromedp.CSS("#f-username"), "admin"),
+		chromedp.SendKeys(chromedp.CSS("#f-password"), "adminpass"+kb.Enter))
+	b.wait("the webhooks page shows", `!!document.querySelector("#webhooks-table td.empty")
+		&& !!document.querySelector('#f-workspace option[value="`+fmt.Sprint(ws.ID)+`"]')`)
+	b.do("create a webhook for Marketing",
+		chromedp.SendKeys(chromedp.CSS("#f-url"), gone.URL),
+		chromedp.SetValue(chromedp.CSS("#f-workspace"), fmt.Sprint(ws.ID)),
+		chromedp.Click(chromedp.CSS("#webhook-submit")))
+	b.wait("it is listed", `document.querySelectorAll("#webhooks-table tbody tr[data-webhook]").length === 1
+		&& !!document.querySelector("#new-webhook-secret")`)
+	var list struct {
+		Results []struct {
+			ID        int64
+			Verbs     []string
+			Workspace *int64
+		}
+	}
+	s.call("GET", "/api/v3/webhooks", s.adminToken, nil, 200, &list)
+	if len(list.Results) != 1 || list.Results[0].Workspace == nil || *list.Results[0].Workspace != ws.ID || len(list.Results[0].Verbs) != 0 {
+		t.Fatalf("stored webhooks: %+v", list.Results)
+	}
+	id := list.Results[0].ID
+
+	// An activity elsewhere is not sent; one in Marketing is, answered 410,
+	// which disables the webhook.
+	s.call("POST", "/api/v3/activities", s.adminToken, map[string]any{"verb": "document.created"}, 201, nil)
+	s.call("POST", "/api/v3/activities", s.adminToken, map[string]any{"verb": "document.shared", "workspace": ws.ID}, 201, nil)
+	var hook struct {
+		Enabled        bool
+		DisabledReason *string
+		LastStatus     *int
+		FailingSince   *string
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+		if !hook.Enabled {
+			break
+		}
+	}
+	if hook.Enabled || hook.DisabledReason == nil || hook.LastStatus == nil || *hook.LastStatus != 410 || hook.FailingSince == nil {
+		t.Fatalf("after a 410: %+v", hook)
+	}
+	if r := received(); len(r) != 1 || r[0] != "document.shared" {
+		t.Fatalf("the receiver got %q, want only document.shared", r)
+	}
+
+	b.do("reload the list", chromedp.Click(chromedp.CSS(`#nav a[href="#/webhooks"]`)), chromedp.Evaluate[chromedp.Void](`route()`))
+	b.wait("the row shows the failure", fmt.Sprintf(`(() => { const row = document.querySelector('#webhooks-table tr[data-webhook="%d"]');
+		return !!row && !!row.querySelector('[data-state="disabled"]') && row.querySelector('[data-state="disabled"]').textContent === "disabled: " + %q
+			&& row.textContent.includes("410") && row.textContent.includes("Marketing") && !row.lastChild.textContent.includes("—"); })()`, id, *hook.DisabledReason))
+	b.do("open it", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#webhooks-table a[href="#/webhooks/%d"]`, id))))
+	b.wait("it shows disabled, with why", fmt.Sprintf(`!!document.querySelector("h1 .badge") && document.querySelector("h1 .badge").dataset.state === "disabled"
+		&& document.querySelector("#webhook-disabled-reason").textContent === %q
+		&& document.querySelector("#webhook-toggle").textContent === "Re-enable"
+		&& document.querySelector("#webhook-workspace").textContent === "Marketing"
+		&& [...document.querySelectorAll("#deliveries-table tbody tr[data-delivery]")].some(r => r.textContent.includes("410 Gone"))`, *hook.DisabledReason))
+
+	// A test send to it fails, and says so.
+	b.do("send a test event", chromedp.Click(chromedp.CSS("#webhook-test")))
+	b.wait("the failure shows", `(() => { const p = document.querySelector("#webhook-test-result .form-error");
+		return !!p && p.dataset.status === "410" && p.textContent.includes("Test event failed") && p.textContent.includes("410 Gone"); })()`)
+	b.screenshot("webhook-failing")
+
+	// The delivery log pages like the other tables.
+	for range 20 {
+		s.call("POST", fmt.Sprintf("/api/v3/webhooks/%d/test", id), s.adminToken, nil, 200, nil)
+	}
+	b.do("refresh", chromedp.Click(chromedp.CSS("#deliveries-refresh")))
+	b.wait("page 1 of 2", `document.querySelectorAll("#deliveries-table tbody tr[data-delivery]").length === 20
+		&& document.querySelector("#webhook-deliveries .pager").textContent.includes("Page 1 of 2 · 22 results")`)
+	b.do("next page", chromedp.Click(chromedp.CSS(`#webhook-deliveries .pager button:last-child`)))
+	b.wait("page 2 holds the first two attempts", `(() => { const rows = document.querySelectorAll("#deliveries-table tbody tr[data-delivery]");
+		return rows.length === 2 && document.querySelector("#webhook-deliveries .pager").textContent.includes("Page 2 of 2")
+			&& rows[1].textContent.includes("410 Gone") && !rows[1].textContent.includes("test"); })()`)
+
+	// The receiver comes back; Re-enable resends the pending message and
+	// the failure state goes.
+	mu.Lock()
+	answer = http.StatusNoContent
+	mu.Unlock()
+	b.do("re-enable it", chromedp.Click(chromedp.CSS("#webhook-toggle")))
+	b.wait("it shows enabled", `!!document.querySelector("h1 .badge") && document.querySelector("h1 .badge").dataset.state === "enabled"
+		&& document.querySelector("#webhook-disabled-reason").textContent === "—"`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(received()) < 23; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := received(); len(r) != 23 || r[22] != "document.shared" {
+		t.Fatalf("after Re-enable the receiver got %d messages, the last %q; want 23, the last document.shared", len(r), r[len(r)-1])
+	}
+	b.do("back to page 1", chromedp.Click(chromedp.CSS(`#webhook-deliveries .pager button:first-child`)))
+	b.wait("page 1 shows", `document.querySelector("#webhook-deliveries .pager").textContent.includes("Page 1 of 2")`)
+	b.do("refresh", chromedp.Click(chromedp.CSS("#deliveries-refresh")))
+	b.wait("the resent message is listed, delivered", `(() => { const row = document.querySelector("#deliveries-table tbody tr[data-delivery]");
+		return !!row && row.textContent.includes("204") && !row.textContent.includes("test")
+			&& document.querySelector("#webhook-last").textContent.includes("204"); })()`)
+	hook.DisabledReason, hook.FailingSince = nil, nil
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if !hook.Enabled || hook.DisabledReason != nil || hook.FailingSince != nil || hook.LastStatus == nil || *hook.LastStatus != 204 {
+		t.Errorf("after Re-enable: %+v", hook)
+	}
+
+	// Narrow: nothing wider than the window.
+	b.do("narrow the window", chromedp.EmulateViewport(390, 844))
+	b.wait("the page is laid out", `!!document.querySelector("#deliveries-table")`)
+	if w := b.eval(`String(document.documentElement.scrollWidth) + "/" + String(window.innerWidth)`); !narrowOK(w) {
+		t.Errorf("webhook page on a 390px window: scrollWidth/innerWidth = %s", w)
+	}
 	b.checkConsole("the end")
 }

@@ -966,6 +966,7 @@ function viewWebhooks(params) {
   let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
   const results = h("div", { id: "webhook-results", "aria-live": "polite" });
   const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
+  const names = new Map(); // workspace id -> name
   const workspaces = h("select", { id: "f-workspace", name: "workspace", "aria-describedby": "err-workspace" },
     h("option", { value: "" }, "Every workspace"));
 
@@ -975,7 +976,7 @@ function viewWebhooks(params) {
       const rows = data.results.map((w) => h("tr", { "data-webhook": w.id },
         h("td", {}, h("a", { href: "#/webhooks/" + w.id }, w.url), w.description ? h("p", { class: "hint" }, w.description) : null),
         h("td", { class: "scopes" }, w.verbs.length ? w.verbs.join(" ") : "all"),
-        h("td", {}, w.workspace === null ? "all" : "#" + w.workspace),
+        h("td", {}, w.workspace === null ? "all" : h("a", { href: "#/workspaces/" + w.workspace }, names.get(w.workspace) || "#" + w.workspace)),
         h("td", {}, webhookState(w)),
         h("td", {}, fmtTime(w.lastDeliveryAt), " ", w.lastDeliveryAt ? httpStatus(w.lastStatus) : null),
         h("td", {}, fmtTime(w.failingSince))));
@@ -991,6 +992,7 @@ function viewWebhooks(params) {
   async function loadWorkspaces() {
     try {
       const { data } = await api("GET", "workspaces" + qs({ page_size: 100 }));
+      for (const ws of data.results) names.set(ws.id, ws.name);
       append(workspaces, data.results.map((ws) => h("option", { value: ws.id }, ws.name)));
     } catch (err) { fail(err); }
   }
@@ -1029,8 +1031,7 @@ function viewWebhooks(params) {
       $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
     }
   });
-  load();
-  loadWorkspaces();
+  loadWorkspaces().then(load);
   return h("section", {}, h("h1", { tabindex: "-1" }, "Webhooks"), secretBox, results, form);
 }
 
@@ -1041,7 +1042,7 @@ function viewWebhook(id) {
   const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
   const testResult = h("div", { id: "webhook-test-result", "aria-live": "polite" });
   const deliveriesBox = h("div", { class: "card", id: "webhook-deliveries" });
-  let hook;
+  let hook, workspaceName = "";
   let page = 1;
 
   function title() {
@@ -1100,7 +1101,8 @@ function viewWebhook(id) {
         h("dt", {}, "URL"), h("dd", { id: "webhook-url" }, h("code", {}, hook.url)),
         h("dt", {}, "Description"), h("dd", {}, hook.description || "—"),
         h("dt", {}, "Verbs"), h("dd", {}, hook.verbs.length ? hook.verbs.join(" ") : "all"),
-        h("dt", {}, "Workspace"), h("dd", {}, hook.workspace === null ? "all" : h("a", { href: "#/workspaces/" + hook.workspace }, "#" + hook.workspace)),
+        h("dt", {}, "Workspace"), h("dd", { id: "webhook-workspace" }, hook.workspace === null ? "all"
+          : h("a", { href: "#/workspaces/" + hook.workspace }, workspaceName || "#" + hook.workspace)),
         h("dt", {}, "Created"), h("dd", {}, fmtTime(hook.createdAt)),
         h("dt", {}, "Last delivery"), h("dd", { id: "webhook-last" }, fmtTime(hook.lastDeliveryAt), " ", hook.lastDeliveryAt ? httpStatus(hook.lastStatus) : null),
         h("dt", {}, "Failing since"), h("dd", {}, fmtTime(hook.failingSince)),
@@ -1135,6 +1137,10 @@ function viewWebhook(id) {
   // renders it with its deliveries.
   async function reload() {
     ({ data: hook } = await api("GET", "webhooks/" + id));
+    workspaceName = "";
+    if (hook.workspace !== null) {
+      try { workspaceName = (await api("GET", "workspaces/" + hook.workspace)).data.name; } catch (e) { /* shown by id */ }
+    }
     render();
   }
 
@@ -1144,15 +1150,7 @@ function viewWebhook(id) {
     loadDeliveries();
   }
 
-  (async () => {
-    try {
-      ({ data: hook } = await api("GET", "webhooks/" + id));
-    } catch (err) {
-      fill(root, h("h1", { tabindex: "-1" }, "Webhook"), h("p", { class: "form-error" }, err.message));
-      return;
-    }
-    render();
-  })();
+  reload().catch((err) => fill(root, h("h1", { tabindex: "-1" }, "Webhook"), h("p", { class: "form-error" }, err.message)));
   return root;
 }
 
