@@ -203,6 +203,30 @@ func TestWebhooksPageInBrowser(t *testing.T) {
 		t.Errorf("the webhook is not enabled after Re-enable")
 	}
 
+	// Edit: a bad URL is refused next to its field and changes nothing;
+	// then the description and verbs change.
+	b.do("enter a bad URL",
+		chromedp.SetValue(chromedp.CSS("#webhook-edit #f-url"), "http://user:pw@example.com/"),
+		chromedp.Click(chromedp.CSS("#webhook-save")))
+	b.wait("the URL error shows", `document.querySelector("#webhook-edit #err-url").textContent === "Enter an http(s) URL without credentials."
+		&& document.querySelector("#webhook-edit #f-url").getAttribute("aria-invalid") === "true"`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if hook.URL != recv.URL+"/hook" {
+		t.Errorf("the refused edit changed the URL to %q", hook.URL)
+	}
+	b.do("fix it and change the description and verbs",
+		chromedp.SetValue(chromedp.CSS("#webhook-edit #f-url"), recv.URL+"/hook"),
+		chromedp.SetValue(chromedp.CSS("#webhook-edit #f-description"), "CRM sync v2"),
+		chromedp.SetValue(chromedp.CSS("#webhook-edit #f-verbs"), "user.created webhook.test"),
+		chromedp.Click(chromedp.CSS("#webhook-save")))
+	b.wait("the save shows", `document.querySelector("#status").textContent === "Saved."
+		&& document.querySelector("#webhook-facts").textContent.includes("CRM sync v2")
+		&& document.querySelector("#webhook-edit #err-url").textContent === ""`)
+	s.call("GET", fmt.Sprintf("/api/v3/webhooks/%d", id), s.adminToken, nil, 200, &hook)
+	if hook.Description != "CRM sync v2" || strings.Join(hook.Verbs, " ") != "user.created webhook.test" || hook.URL != recv.URL+"/hook" {
+		t.Errorf("after the edit: %+v", hook)
+	}
+
 	// Rotate: a new secret, shown once, signs the next test.
 	b.do("rotate the secret", chromedp.Click(chromedp.CSS("#webhook-rotate")))
 	b.wait("the new secret shows", fmt.Sprintf(`(() => { const i = document.querySelector("#new-webhook-secret");
@@ -330,7 +354,8 @@ func TestWebhookFailuresInBrowser(t *testing.T) {
 		&& document.querySelector("#webhook-disabled-reason").textContent === %q
 		&& document.querySelector("#webhook-toggle").textContent === "Re-enable"
 		&& document.querySelector("#webhook-workspace").textContent === "Marketing"
-		&& [...document.querySelectorAll("#deliveries-table tbody tr[data-delivery]")].some(r => r.textContent.includes("410 Gone"))`, *hook.DisabledReason))
+		&& document.querySelector("#webhook-edit #f-workspace").value === "%d"
+		&& [...document.querySelectorAll("#deliveries-table tbody tr[data-delivery]")].some(r => r.textContent.includes("410 Gone"))`, *hook.DisabledReason, ws.ID))
 
 	// A test send to it fails, and says so.
 	b.do("send a test event", chromedp.Click(chromedp.CSS("#webhook-test")))

@@ -961,14 +961,37 @@ function httpStatus(status) {
   return h("span", { class: "badge " + (status >= 200 && status < 300 ? "ok" : "fail") }, String(status));
 }
 
+const VERBS_HINT = "Separated by spaces or commas; a prefix ending in .* matches a family. Empty: every activity.";
+
+// workspaceChoice is the webhook forms' workspace field: a select of every
+// workspace (names maps their ids to names once ready resolves).
+function workspaceChoice(selected) {
+  const names = new Map();
+  const select = h("select", { id: "f-workspace", name: "workspace", "aria-describedby": "err-workspace" },
+    h("option", { value: "" }, "Every workspace"));
+  const ready = (async () => {
+    try {
+      for (let page = 1; ; page++) {
+        const { data } = await api("GET", "workspaces" + qs({ page, page_size: 100 }));
+        for (const ws of data.results) names.set(ws.id, ws.name);
+        append(select, data.results.map((ws) => h("option", { value: ws.id }, ws.name)));
+        if (!data.next) break;
+      }
+      if (selected !== null && selected !== undefined) select.value = String(selected);
+    } catch (err) { fail(err); }
+  })();
+  const el = h("div", { class: "field" }, h("label", { for: "f-workspace" }, "Workspace"), select,
+    h("p", { class: "field-error", id: "err-workspace" }));
+  return { names, select, ready, field: el };
+}
+
 // viewWebhooks lists the webhooks and creates one (admins only).
 function viewWebhooks(params) {
   let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
   const results = h("div", { id: "webhook-results", "aria-live": "polite" });
   const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
-  const names = new Map(); // workspace id -> name
-  const workspaces = h("select", { id: "f-workspace", name: "workspace", "aria-describedby": "err-workspace" },
-    h("option", { value: "" }, "Every workspace"));
+  const workspaces = workspaceChoice(null);
+  const names = workspaces.names;
 
   async function load() {
     try {
@@ -989,24 +1012,14 @@ function viewWebhooks(params) {
     }
   }
 
-  async function loadWorkspaces() {
-    try {
-      const { data } = await api("GET", "workspaces" + qs({ page_size: 100 }));
-      for (const ws of data.results) names.set(ws.id, ws.name);
-      append(workspaces, data.results.map((ws) => h("option", { value: ws.id }, ws.name)));
-    } catch (err) { fail(err); }
-  }
-
   const form = h("form", { class: "card", id: "webhook-create", novalidate: true },
     h("h2", {}, "New webhook"),
     field("url", "URL", { type: "url", required: true, placeholder: "https://crm.example.com/roster", autocomplete: "off" },
       "Roster POSTs each matching activity here, signed (Standard Webhooks)."),
     field("description", "Description", { tag: "textarea", rows: 2 }),
     h("div", { class: "grid" },
-      field("verbs", "Verbs", { placeholder: "user.* document.created", autocomplete: "off" },
-        "Separated by spaces or commas; a prefix ending in .* matches a family. Empty: every activity."),
-      h("div", { class: "field" }, h("label", { for: "f-workspace" }, "Workspace"), workspaces,
-        h("p", { class: "field-error", id: "err-workspace" }))),
+      field("verbs", "Verbs", { placeholder: "user.* document.created", autocomplete: "off" }, VERBS_HINT),
+      workspaces.field),
     h("div", { class: "check" },
       h("input", { type: "checkbox", id: "f-enabled", name: "enabled", checked: "checked", "aria-describedby": "err-enabled" }),
       h("label", { for: "f-enabled" }, "Enabled"),
@@ -1031,7 +1044,7 @@ function viewWebhooks(params) {
       $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
     }
   });
-  loadWorkspaces().then(load);
+  workspaces.ready.then(load);
   return h("section", {}, h("h1", { tabindex: "-1" }, "Webhooks"), secretBox, results, form);
 }
 
@@ -1144,8 +1157,45 @@ function viewWebhook(id) {
     render();
   }
 
+  // editForm changes the URL, description, verbs and workspace; it is
+  // built once, so a reload does not undo what is being typed.
+  let editForm = null;
+  function buildEditForm() {
+    const ws = workspaceChoice(hook.workspace);
+    const form = h("form", { class: "card", id: "webhook-edit", novalidate: true },
+      h("h2", {}, "Settings"),
+      field("url", "URL", { type: "url", value: hook.url, required: true, autocomplete: "off" }),
+      field("description", "Description", { tag: "textarea", rows: 2, value: hook.description }),
+      h("div", { class: "grid" }, field("verbs", "Verbs", { value: hook.verbs.join(" "), autocomplete: "off" }, VERBS_HINT), ws.field),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", id: "webhook-save" }, "Save changes"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const patch = {};
+      const verbs = parseVerbs(form.elements.verbs.value);
+      const workspace = form.elements.workspace.value ? Number(form.elements.workspace.value) : null;
+      if (form.elements.url.value !== hook.url) patch.url = form.elements.url.value;
+      if (form.elements.description.value !== hook.description) patch.description = form.elements.description.value;
+      if (verbs.join(" ") !== hook.verbs.join(" ")) patch.verbs = verbs;
+      if (workspace !== hook.workspace) patch.workspace = workspace;
+      $(".form-error", form).textContent = "";
+      showFieldErrors(form, null);
+      if (!Object.keys(patch).length) { setStatus("Nothing to save."); return; }
+      try {
+        await api("PATCH", "webhooks/" + id, patch);
+        await reload();
+        setStatus("Saved.", "ok");
+      } catch (err) {
+        const rest = showFieldErrors(form, err);
+        $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+      }
+    });
+    return form;
+  }
+
   function render() {
-    fill(root, title(), factsBox, secretBox, deliveriesBox);
+    editForm = editForm || buildEditForm();
+    fill(root, title(), factsBox, secretBox, deliveriesBox, editForm);
     renderFacts();
     loadDeliveries();
   }
