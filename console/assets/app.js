@@ -1014,8 +1014,8 @@ function viewWebhooks(params) {
 
   const form = h("form", { class: "card", id: "webhook-create", novalidate: true },
     h("h2", {}, "New webhook"),
-    field("url", "URL", { type: "url", required: true, placeholder: "https://crm.example.com/roster", autocomplete: "off" },
-      "Roster POSTs each matching activity here, signed (Standard Webhooks)."),
+    field("url", "URL", { type: "url", required: true, autocomplete: "off" },
+      "An http(s) URL without credentials. Roster POSTs each matching activity to it, signed (Standard Webhooks)."),
     field("description", "Description", { tag: "textarea", rows: 2 }),
     h("div", { class: "grid" },
       field("verbs", "Verbs", { placeholder: "user.* document.created", autocomplete: "off" }, VERBS_HINT),
