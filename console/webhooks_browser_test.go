@@ -16,9 +16,15 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/rosterhq/roster/app"
 	"github.com/rosterhq/roster/internal/rostertest"
 	"github.com/rosterhq/roster/webhook"
 )
+
+// withDeliverer runs the webhook deliverer, allowed to reach 127.0.0.1.
+var withDeliverer = rostertest.Options{Configure: func(c *app.Config) {
+	c.Webhooks = &webhook.Options{AllowPrivate: true, Poll: 200 * time.Millisecond}
+}}
 
 // hookReceiver is a webhook receiver on a loopback port that records what
 // it is sent.
@@ -86,7 +92,7 @@ func signedBy(m hookMsg, secret string) bool {
 // Webhooks page.
 func TestWebhooksPageInBrowser(t *testing.T) {
 	bin := findChromium(t)
-	s := startSiteWith(t, rostertest.Options{Webhooks: &webhook.Options{AllowPrivate: true, Poll: 200 * time.Millisecond}})
+	s := startSiteWith(t, withDeliverer)
 	s.call("POST", "/api/v3/workspaces", s.adminToken, map[string]string{"name": "Marketing"}, 201, nil)
 	recv := newHookReceiver(t)
 	b := newBrowser(t, bin)
@@ -272,7 +278,7 @@ func TestWebhooksPageInBrowser(t *testing.T) {
 // re-enables it.
 func TestWebhookFailuresInBrowser(t *testing.T) {
 	bin := findChromium(t)
-	s := startSiteWith(t, rostertest.Options{Webhooks: &webhook.Options{AllowPrivate: true, Poll: 200 * time.Millisecond}})
+	s := startSiteWith(t, withDeliverer)
 	var ws struct{ ID int64 }
 	s.call("POST", "/api/v3/workspaces", s.adminToken, map[string]string{"name": "Marketing"}, 201, &ws)
 	var mu sync.Mutex
