@@ -56,8 +56,14 @@ type site struct {
 
 func startSite(t *testing.T) *site {
 	t.Helper()
+	return startSiteWith(t, rostertest.Options{})
+}
+
+// startSiteWith is startSite with server options.
+func startSiteWith(t *testing.T, opts rostertest.Options) *site {
+	t.Helper()
 	ctx := context.Background()
-	srv := rostertest.Start(t, rostertest.Options{})
+	srv := rostertest.Start(t, opts)
 	db, hasher := srv.DB, srv.Hasher
 	var err error
 	s := &site{t: t, db: db, URL: srv.URL, users: map[string]int64{}}

@@ -796,7 +796,7 @@ async function copyText(text, input) {
   } catch (e) {
     input.select();
     setStatus(document.execCommand && document.execCommand("copy")
-      ? "Copied to the clipboard." : "Select the token and copy it by hand.", "ok");
+      ? "Copied to the clipboard." : "Select it and copy it by hand.", "ok");
   }
 }
 
@@ -932,6 +932,278 @@ function serviceAccountForm() {
   return form;
 }
 
+// ---- webhooks ------------------------------------------------------------
+
+// secretPanel fills box with a secret shown once, and a copy button.
+function secretPanel(box, title, secret) {
+  const input = h("input", { id: "new-webhook-secret", type: "text", readonly: true, value: secret, "aria-label": "The webhook secret" });
+  fill(box,
+    h("h2", {}, title),
+    h("p", { class: "notice" }, "Copy the signing secret now: it is shown only once."),
+    h("div", { class: "toolbar" }, h("div", { class: "field grow" }, input),
+      h("button", { type: "button", id: "copy-webhook-secret", onclick: () => copyText(secret, input) }, "Copy")));
+  box.hidden = false;
+}
+
+// parseVerbs splits "user.*, document.created" into a list.
+function parseVerbs(text) {
+  return text.split(/[\s,]+/).filter(Boolean);
+}
+
+function webhookState(w) {
+  if (w.enabled) return h("span", { class: "badge ok", "data-state": "enabled" }, "enabled");
+  return h("span", { class: "badge off", "data-state": "disabled", title: w.disabledReason || "" },
+    w.disabledReason ? "disabled: " + w.disabledReason : "disabled");
+}
+
+function httpStatus(status) {
+  if (status === null || status === undefined) return h("span", { class: "badge off" }, "no answer");
+  return h("span", { class: "badge " + (status >= 200 && status < 300 ? "ok" : "fail") }, String(status));
+}
+
+const VERBS_HINT = "Separated by spaces or commas; a prefix ending in .* matches a family. Empty: every activity.";
+
+// workspaceChoice is the webhook forms' workspace field: a select of every
+// workspace (names maps their ids to names once ready resolves).
+function workspaceChoice(selected) {
+  const names = new Map();
+  const select = h("select", { id: "f-workspace", name: "workspace", "aria-describedby": "err-workspace" },
+    h("option", { value: "" }, "Every workspace"));
+  const ready = (async () => {
+    try {
+      for (let page = 1; ; page++) {
+        const { data } = await api("GET", "workspaces" + qs({ page, page_size: 100 }));
+        for (const ws of data.results) names.set(ws.id, ws.name);
+        append(select, data.results.map((ws) => h("option", { value: ws.id }, ws.name)));
+        if (!data.next) break;
+      }
+      if (selected !== null && selected !== undefined) select.value = String(selected);
+    } catch (err) { fail(err); }
+  })();
+  const el = h("div", { class: "field" }, h("label", { for: "f-workspace" }, "Workspace"), select,
+    h("p", { class: "field-error", id: "err-workspace" }));
+  return { names, select, ready, field: el };
+}
+
+// viewWebhooks lists the webhooks and creates one (admins only).
+function viewWebhooks(params) {
+  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  const results = h("div", { id: "webhook-results", "aria-live": "polite" });
+  const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
+  const workspaces = workspaceChoice(null);
+  const names = workspaces.names;
+
+  async function load() {
+    try {
+      const { data } = await api("GET", "webhooks" + qs({ page, page_size: PAGE_SIZE }));
+      const rows = data.results.map((w) => h("tr", { "data-webhook": w.id },
+        h("td", {}, h("a", { href: "#/webhooks/" + w.id }, w.url), w.description ? h("p", { class: "hint" }, w.description) : null),
+        h("td", { class: "scopes" }, w.verbs.length ? w.verbs.join(" ") : "all"),
+        h("td", {}, w.workspace === null ? "all" : h("a", { href: "#/workspaces/" + w.workspace }, names.get(w.workspace) || "#" + w.workspace)),
+        h("td", {}, webhookState(w)),
+        h("td", {}, fmtTime(w.lastDeliveryAt), " ", w.lastDeliveryAt ? httpStatus(w.lastStatus) : null),
+        h("td", {}, fmtTime(w.failingSince))));
+      fill(results, table(["URL", "Verbs", "Workspace", "State", "Last delivery", "Failing since"],
+        rows.length ? rows : emptyRow(6, "No webhooks."), { id: "webhooks-table" }),
+      pager(page, data, (p) => { page = p; load(); }, "Webhook pages"));
+    } catch (err) {
+      if (err.status === 404 && page > 1) { page = 1; load(); return; }
+      fill(results, h("p", { class: "form-error" }, err.message));
+    }
+  }
+
+  const form = h("form", { class: "card", id: "webhook-create", novalidate: true },
+    h("h2", {}, "New webhook"),
+    field("url", "URL", { type: "url", required: true, autocomplete: "off" },
+      "An http(s) URL without credentials. Roster POSTs each matching activity to it, signed (Standard Webhooks)."),
+    field("description", "Description", { tag: "textarea", rows: 2 }),
+    h("div", { class: "grid" },
+      field("verbs", "Verbs", { placeholder: "user.* document.created", autocomplete: "off" }, VERBS_HINT),
+      workspaces.field),
+    h("div", { class: "check" },
+      h("input", { type: "checkbox", id: "f-enabled", name: "enabled", checked: "checked", "aria-describedby": "err-enabled" }),
+      h("label", { for: "f-enabled" }, "Enabled"),
+      h("p", { class: "field-error", id: "err-enabled" })),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", id: "webhook-submit" }, "Create webhook"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { url: form.elements.url.value, description: form.elements.description.value,
+      verbs: parseVerbs(form.elements.verbs.value), enabled: form.elements.enabled.checked,
+      workspace: form.elements.workspace.value ? Number(form.elements.workspace.value) : null };
+    $(".form-error", form).textContent = "";
+    showFieldErrors(form, null);
+    try {
+      const { data } = await api("POST", "webhooks", body);
+      secretPanel(secretBox, "Webhook #" + data.id + " created", data.secret);
+      form.reset();
+      setStatus("Created the webhook for " + data.url + ".", "ok");
+      load();
+    } catch (err) {
+      const rest = showFieldErrors(form, err);
+      $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+    }
+  });
+  workspaces.ready.then(load);
+  return h("section", {}, h("h1", { tabindex: "-1" }, "Webhooks"), secretBox, results, form);
+}
+
+// viewWebhook shows one webhook, its actions and its delivery log.
+function viewWebhook(id) {
+  const root = h("section", {}, h("h1", { tabindex: "-1" }, "Webhook"), h("p", {}, "Loading…"));
+  const factsBox = h("div", { class: "card", id: "webhook-facts" });
+  const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
+  const testResult = h("div", { id: "webhook-test-result", "aria-live": "polite" });
+  const deliveriesBox = h("div", { class: "card", id: "webhook-deliveries" });
+  let hook, workspaceName = "";
+  let page = 1;
+
+  function title() {
+    return h("h1", { tabindex: "-1" }, "Webhook #" + hook.id, " ", webhookState(hook));
+  }
+
+  function renderFacts() {
+    const toggle = h("button", { type: "button", class: "secondary", id: "webhook-toggle", onclick: async () => {
+      try {
+        ({ data: hook } = await api("PATCH", "webhooks/" + id, { enabled: !hook.enabled }));
+        setStatus(hook.enabled ? "The webhook is enabled; pending messages are due now." : "The webhook is disabled.", "ok");
+        render();
+      } catch (err) { fail(err); }
+    } }, hook.enabled ? "Disable" : "Re-enable");
+    const test = h("button", { type: "button", id: "webhook-test", onclick: async () => {
+      test.disabled = true;
+      fill(testResult, h("p", { class: "hint" }, "Sending a webhook.test event…"));
+      try {
+        const { data: d } = await api("POST", `webhooks/${id}/test`);
+        const ok = d.status !== null && d.status >= 200 && d.status < 300;
+        fill(testResult, h("p", { class: ok ? "test-ok" : "form-error", "data-status": d.status === null ? "" : d.status },
+          ok ? "Test event delivered: " : "Test event failed: ", httpStatus(d.status), ` in ${d.durationMs} ms`,
+          d.error ? " · " + d.error : null));
+        await reload();
+      } catch (err) {
+        fill(testResult, h("p", { class: "form-error" }, err.message));
+      } finally { test.disabled = false; }
+    } }, "Send test event");
+    const rotate = h("button", { type: "button", class: "secondary", id: "webhook-rotate", onclick: async () => {
+      try {
+        const { data } = await api("POST", `webhooks/${id}/rotate-secret`);
+        secretPanel(secretBox, "New secret", data.secret);
+        setStatus("The secret is rotated; the old one also signs for 24 hours.", "ok");
+      } catch (err) { fail(err); }
+    } }, "Rotate secret");
+    const dialog = h("dialog", { id: "webhook-delete-dialog", "aria-labelledby": "webhook-delete-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "webhook-delete-title" }, "Delete webhook #" + hook.id + "?"),
+        h("p", {}, "Roster stops sending to ", h("code", {}, hook.url), "; its pending messages and delivery log go."),
+        h("div", { class: "actions" },
+          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Cancel"),
+          h("button", { value: "delete", class: "danger", id: "webhook-delete-confirm" }, "Delete webhook"))));
+    dialog.addEventListener("close", async () => {
+      if (dialog.returnValue !== "delete") return;
+      try {
+        await api("DELETE", "webhooks/" + id);
+        setStatus("Deleted webhook #" + id + ".", "ok");
+        location.hash = "#/webhooks";
+      } catch (err) { fail(err); }
+    });
+    const del = h("button", { type: "button", class: "danger", id: "webhook-delete",
+      onclick: () => { dialog.returnValue = ""; dialog.showModal(); } }, "Delete…");
+    fill(factsBox,
+      h("h2", {}, "Endpoint"),
+      h("dl", { class: "facts" },
+        h("dt", {}, "URL"), h("dd", { id: "webhook-url" }, h("code", {}, hook.url)),
+        h("dt", {}, "Description"), h("dd", {}, hook.description || "—"),
+        h("dt", {}, "Verbs"), h("dd", {}, hook.verbs.length ? hook.verbs.join(" ") : "all"),
+        h("dt", {}, "Workspace"), h("dd", { id: "webhook-workspace" }, hook.workspace === null ? "all"
+          : h("a", { href: "#/workspaces/" + hook.workspace }, workspaceName || "#" + hook.workspace)),
+        h("dt", {}, "Created"), h("dd", {}, fmtTime(hook.createdAt)),
+        h("dt", {}, "Last delivery"), h("dd", { id: "webhook-last" }, fmtTime(hook.lastDeliveryAt), " ", hook.lastDeliveryAt ? httpStatus(hook.lastStatus) : null),
+        h("dt", {}, "Failing since"), h("dd", {}, fmtTime(hook.failingSince)),
+        h("dt", {}, "Disabled because"), h("dd", { id: "webhook-disabled-reason" }, hook.disabledReason || "—")),
+      h("div", { class: "actions webhook-actions" }, test, toggle, rotate, del),
+      testResult, dialog);
+  }
+
+  async function loadDeliveries() {
+    try {
+      const { data } = await api("GET", `webhooks/${id}/deliveries` + qs({ page, page_size: PAGE_SIZE }));
+      const rows = data.results.map((d) => h("tr", { "data-delivery": d.id },
+        h("td", {}, fmtTime(d.at)),
+        h("td", {}, d.activityId === null ? "test" : "#" + d.activityId),
+        h("td", {}, d.attempt),
+        h("td", {}, httpStatus(d.status)),
+        h("td", {}, d.durationMs + " ms"),
+        h("td", { class: "scopes" }, d.error || "—"),
+        h("td", {}, fmtTime(d.nextAttemptAt))));
+      fill(deliveriesBox, h("div", { class: "card-head" }, h("h2", {}, `Recent deliveries (${data.count})`),
+        h("button", { type: "button", class: "secondary small", id: "deliveries-refresh", onclick: () => reload().catch(fail) }, "Refresh")),
+      table(["At", "Activity", "Attempt", "Status", "Duration", "Error", "Next attempt"],
+        rows.length ? rows : emptyRow(7, "No deliveries yet."), { id: "deliveries-table" }),
+      pager(page, data, (p) => { page = p; loadDeliveries(); }, "Delivery pages"));
+    } catch (err) {
+      if (err.status === 404 && page > 1) { page = 1; loadDeliveries(); return; }
+      fill(deliveriesBox, h("p", { class: "form-error" }, err.message));
+    }
+  }
+
+  // reload reads the webhook again (its last delivery and state) and
+  // renders it with its deliveries.
+  async function reload() {
+    ({ data: hook } = await api("GET", "webhooks/" + id));
+    workspaceName = "";
+    if (hook.workspace !== null) {
+      try { workspaceName = (await api("GET", "workspaces/" + hook.workspace)).data.name; } catch (e) { /* shown by id */ }
+    }
+    render();
+  }
+
+  // editForm changes the URL, description, verbs and workspace; it is
+  // built once, so a reload does not undo what is being typed.
+  let editForm = null;
+  function buildEditForm() {
+    const ws = workspaceChoice(hook.workspace);
+    const form = h("form", { class: "card", id: "webhook-edit", novalidate: true },
+      h("h2", {}, "Settings"),
+      field("url", "URL", { type: "url", value: hook.url, required: true, autocomplete: "off" }),
+      field("description", "Description", { tag: "textarea", rows: 2, value: hook.description }),
+      h("div", { class: "grid" }, field("verbs", "Verbs", { value: hook.verbs.join(" "), autocomplete: "off" }, VERBS_HINT), ws.field),
+      h("p", { class: "form-error", role: "alert" }),
+      h("button", { type: "submit", id: "webhook-save" }, "Save changes"));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const patch = {};
+      const verbs = parseVerbs(form.elements.verbs.value);
+      const workspace = form.elements.workspace.value ? Number(form.elements.workspace.value) : null;
+      if (form.elements.url.value !== hook.url) patch.url = form.elements.url.value;
+      if (form.elements.description.value !== hook.description) patch.description = form.elements.description.value;
+      if (verbs.join(" ") !== hook.verbs.join(" ")) patch.verbs = verbs;
+      if (workspace !== hook.workspace) patch.workspace = workspace;
+      $(".form-error", form).textContent = "";
+      showFieldErrors(form, null);
+      if (!Object.keys(patch).length) { setStatus("Nothing to save."); return; }
+      try {
+        await api("PATCH", "webhooks/" + id, patch);
+        await reload();
+        setStatus("Saved.", "ok");
+      } catch (err) {
+        const rest = showFieldErrors(form, err);
+        $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+      }
+    });
+    return form;
+  }
+
+  function render() {
+    editForm = editForm || buildEditForm();
+    fill(root, title(), factsBox, secretBox, deliveriesBox, editForm);
+    renderFacts();
+    loadDeliveries();
+  }
+
+  reload().catch((err) => fill(root, h("h1", { tabindex: "-1" }, "Webhook"), h("p", { class: "form-error" }, err.message)));
+  return root;
+}
+
 // ---- router --------------------------------------------------------------
 
 async function route(message) {
@@ -953,6 +1225,7 @@ async function route(message) {
   $("#nav").hidden = false;
   $("#whoami").hidden = false;
   $("#whoami-name").textContent = state.me.username + (state.me.isAdmin ? " (admin)" : "");
+  $("#nav-webhooks").hidden = !state.me.isAdmin;
   setStatus(message || "");
 
   const [path, query] = (location.hash.slice(1) || "/users").split("?");
@@ -968,6 +1241,7 @@ async function route(message) {
   else if (section === "workspaces") view = id ? viewWorkspace(id) : viewWorkspaces(params);
   else if (section === "groups") view = id ? viewGroup(id) : viewGroups(params);
   else if (section === "tokens") view = viewTokens(params);
+  else if (section === "webhooks" && state.me.isAdmin) view = id ? viewWebhook(id) : viewWebhooks(params);
   else view = h("section", {}, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/users" }, "Back to users")));
   fill(main, view);
   document.title = ($("h1", main).textContent || "Roster") + " · Roster admin";

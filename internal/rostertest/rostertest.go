@@ -128,6 +128,10 @@ type Options struct {
 	API httpapi.Config
 	// Stream configures the broker made when API.Broker is nil.
 	Stream stream.Options
+	// Configure, when set, adjusts the app's configuration before New
+	// starts it (for instance app.Config.Webhooks, to run the webhook
+	// deliverer).
+	Configure func(*app.Config)
 }
 
 // Server is one test's Roster: the app of package app behind an
@@ -145,7 +149,11 @@ func New(ctx context.Context, db *sqlstore.DB, opts Options) (*Server, error) {
 	if opts.API.Hasher == nil {
 		opts.API.Hasher = password.NewHasher(2)
 	}
-	a, err := app.New(ctx, app.Config{Store: db, API: opts.API, Stream: opts.Stream})
+	cfg := app.Config{Store: db, API: opts.API, Stream: opts.Stream}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
