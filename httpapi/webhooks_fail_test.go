@@ -16,6 +16,10 @@ import (
 // server's clock), with the same webhook-id, and a success ends the
 // failing streak.
 func TestWebhookRetries(t *testing.T) {
+	eachStore(t, testWebhookRetries)
+}
+
+func testWebhookRetries(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true}, true)
 	clock := e.clock
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) {
@@ -91,6 +95,10 @@ func TestRetryDelaySchedule(t *testing.T) {
 // TestWebhookGoneDisables: a 410 disables the webhook at once, records
 // webhook.disabled, stops attempts; re-enabling resumes the pending one.
 func TestWebhookGoneDisables(t *testing.T) {
+	eachStore(t, testWebhookGoneDisables)
+}
+
+func testWebhookGoneDisables(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true})
 	gone := true
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) {
@@ -134,6 +142,10 @@ func TestWebhookGoneDisables(t *testing.T) {
 // TestWebhookDisabledAfterThreeDays: a receiver that always fails is
 // retried on the schedule and disabled once it has failed for 3 days.
 func TestWebhookDisabledAfterThreeDays(t *testing.T) {
+	eachStore(t, testWebhookDisabledAfterThreeDays)
+}
+
+func testWebhookDisabledAfterThreeDays(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true}, true)
 	clock := e.clock
 	rc := newReceiver(t, func(w http.ResponseWriter, n int) { w.WriteHeader(http.StatusServiceUnavailable) })
@@ -146,15 +158,17 @@ func TestWebhookDisabledAfterThreeDays(t *testing.T) {
 		var w *roster.Webhook
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			var err error
-			if w, err = e.db.FindWebhookByID(ctx, id); err != nil {
-				t.Fatal(err)
-			}
+			// The log first: the attempt's row and the webhook's state
+			// commit together, so a webhook read after the row is seen
+			// is never older than it.
 			list, _, err := e.db.FindWebhookDeliveries(ctx, id, roster.Page{Limit: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(list) == 1 && list[0].Attempt == n {
+				if w, err = e.db.FindWebhookByID(ctx, id); err != nil {
+					t.Fatal(err)
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -182,6 +196,10 @@ func TestWebhookDisabledAfterThreeDays(t *testing.T) {
 // redirect is not followed, a closed port is a connection error; each is
 // logged and retried.
 func TestWebhookTimeoutRedirectAndErrors(t *testing.T) {
+	eachStore(t, testWebhookTimeoutRedirectAndErrors)
+}
+
+func testWebhookTimeoutRedirectAndErrors(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true, Timeout: 300 * time.Millisecond})
 	slow := newReceiver(t, func(w http.ResponseWriter, n int) { time.Sleep(time.Second) })
 	target := newReceiver(t, nil)
@@ -218,6 +236,10 @@ func TestWebhookTimeoutRedirectAndErrors(t *testing.T) {
 // own workers: another webhook gets every activity at once, and posting
 // stays fast.
 func TestWebhookSlowReceiverIsolated(t *testing.T) {
+	eachStore(t, testWebhookSlowReceiverIsolated)
+}
+
+func testWebhookSlowReceiverIsolated(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true, Timeout: 3 * time.Second, Workers: 8, PerWebhook: 2})
 	release := make(chan struct{})
 	slow := newReceiver(t, func(w http.ResponseWriter, n int) { <-release })
@@ -242,6 +264,10 @@ func TestWebhookSlowReceiverIsolated(t *testing.T) {
 // loopback (by address, IPv6, or a name resolving to 127.0.0.1), private
 // and link-local/metadata addresses are refused at connection time.
 func TestWebhookGuard(t *testing.T) {
+	eachStore(t, testWebhookGuard)
+}
+
+func testWebhookGuard(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{Timeout: 2 * time.Second})
 	rc := newReceiver(t, nil)
 	port := rc.srv.URL[strings.LastIndex(rc.srv.URL, ":")+1:]

@@ -212,6 +212,10 @@ func (e *hookEnv) waitDeliveries(t *testing.T, id int64, n int) []map[string]any
 }
 
 func TestWebhookManagement(t *testing.T) {
+	eachStore(t, testWebhookManagement)
+}
+
+func testWebhookManagement(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true})
 	ws := e.do("POST", "/api/v3/workspaces", e.AdminToken, map[string]any{"name": "Hooks"}).expect(t, http.StatusCreated).JSON(t)
 	id, secret := e.createHook(t, map[string]any{"url": "https://example.com/hook", "description": "CRM",
@@ -274,6 +278,10 @@ func TestWebhookManagement(t *testing.T) {
 // TestWebhookDelivery: matching activities arrive signed, with the
 // activity as the feed shows it; others do not arrive.
 func TestWebhookDelivery(t *testing.T) {
+	eachStore(t, testWebhookDelivery)
+}
+
+func testWebhookDelivery(t *testing.T) {
 	e := newHookEnv(t, webhook.Options{AllowPrivate: true})
 	rc := newReceiver(t, nil)
 	id, secret := e.createHook(t, map[string]any{"url": rc.srv.URL + "/in", "verbs": []string{"document.*"}})
