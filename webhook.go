@@ -167,6 +167,12 @@ type WebhookResult struct {
 	Disable string
 }
 
+// WebhookFinish is one finished attempt: the job and what it gave.
+type WebhookFinish struct {
+	Job    *WebhookJob
+	Result *WebhookResult
+}
+
 // WebhookQueue is the durable work of delivering webhooks, shared by every
 // instance on one database.
 type WebhookQueue interface {
@@ -178,9 +184,10 @@ type WebhookQueue interface {
 	// most room[id] for a webhook id listed in room and perWebhook for the
 	// others. No two owners hold a lease on one job at once.
 	ClaimWebhookJobs(ctx context.Context, owner string, limit, perWebhook int, room map[int64]int, lease time.Duration) ([]*WebhookJob, error)
-	// FinishWebhookJob logs the attempt and, if owner still holds the
-	// lease, deletes the job (delivered) or schedules it at r.NextAt.
-	FinishWebhookJob(ctx context.Context, job *WebhookJob, owner string, r *WebhookResult) error
+	// FinishWebhookJobs records finished attempts in one transaction: for
+	// each it logs the attempt and, if owner still holds the lease, deletes
+	// the job (delivered) or schedules it at NextAt.
+	FinishWebhookJobs(ctx context.Context, owner string, done []WebhookFinish) error
 	// RecordWebhookTest logs a test send.
 	RecordWebhookTest(ctx context.Context, webhookID int64, r *WebhookResult) (*WebhookDelivery, error)
 	// PruneWebhookDeliveries forgets logged attempts older than keep.

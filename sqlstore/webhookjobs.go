@@ -66,22 +66,43 @@ func (db *DB) DispatchWebhookJobs(ctx context.Context, limit int) (int, error) {
 		if len(acts) == 0 {
 			return nil
 		}
+		// Multi-row inserts: a statement per up to 250 jobs, not per job (a
+		// third of the dispatch CPU with 10 webhooks). The rows go in
+		// chunks of a few fixed sizes, so that a handful of statement texts
+		// is prepared (PostgreSQL caches them per connection).
+		var jobs []any
+		next := db.t(now)
 		for _, a := range acts {
 			for _, h := range hooks {
-				if a.ID <= h.after || !h.Matches(a) {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_jobs (webhook_id, activity_id, next_at) VALUES (?, ?, ?)
-					ON CONFLICT (webhook_id, activity_id) DO NOTHING`, h.ID, a.ID, db.t(now)); err != nil {
-					return err
+				if a.ID > h.after && h.Matches(a) {
+					jobs = append(jobs, h.ID, a.ID, next)
 				}
 			}
+		}
+		for len(jobs) > 0 {
+			n := 1
+			for _, size := range []int{250, 50, 10} {
+				if len(jobs) >= 3*size {
+					n = size
+					break
+				}
+			}
+			if _, err := tx.ExecContext(ctx, insertJobsSQL(n), jobs[:3*n]...); err != nil {
+				return err
+			}
+			jobs = jobs[3*n:]
 		}
 		read = len(acts)
 		_, err = tx.ExecContext(ctx, "UPDATE counters SET value = ? WHERE name = 'webhook_dispatched'", acts[len(acts)-1].ID)
 		return err
 	})
 	return read, err
+}
+
+// insertJobsSQL inserts n webhook jobs (webhook_id, activity_id, next_at).
+func insertJobsSQL(n int) string {
+	return "INSERT INTO webhook_jobs (webhook_id, activity_id, next_at) VALUES " +
+		strings.Repeat("(?, ?, ?), ", n-1) + "(?, ?, ?) ON CONFLICT (webhook_id, activity_id) DO NOTHING"
 }
 
 type dispatchHook struct {
@@ -261,13 +282,16 @@ func fillJobs(ctx context.Context, q Querier, jobs []*roster.WebhookJob) error {
 	return nil
 }
 
-// FinishWebhookJob logs the attempt, updates the webhook's delivery state
-// and, while owner holds the lease, deletes or reschedules the job. It
-// touches no activity, so on PostgreSQL it runs without the write lock
-// (as leases do) and never queues behind the API's writes; a disable,
-// which records webhook.disabled by the webhook's creator, takes it.
-func (db *DB) FinishWebhookJob(ctx context.Context, job *roster.WebhookJob, owner string, r *roster.WebhookResult) error {
-	finish := func(q Querier) error {
+// FinishWebhookJobs logs each attempt, updates its webhook's delivery
+// state and, while owner holds the lease, deletes or reschedules the job,
+// all in one transaction (the Deliverer batches the attempts that finish
+// together). It touches no activity, so on PostgreSQL it runs without the
+// write lock (as leases do) and never queues behind the API's writes; a
+// disable, which records webhook.disabled by the webhook's creator, takes
+// it.
+func (db *DB) FinishWebhookJobs(ctx context.Context, owner string, done []roster.WebhookFinish) error {
+	finish := func(q Querier, f roster.WebhookFinish) error {
+		job, r := f.Job, f.Result
 		if r.Delivered || r.NextAt == nil {
 			if _, err := q.ExecContext(ctx, "DELETE FROM webhook_jobs WHERE id = ? AND lease_owner = ?", job.ID, owner); err != nil {
 				return err
@@ -279,14 +303,32 @@ func (db *DB) FinishWebhookJob(ctx context.Context, job *roster.WebhookJob, owne
 		act := job.Activity.ID
 		return db.logAttempt(ctx, q, job.Webhook.ID, &act, job.Attempt, r)
 	}
-	if r.Disable == "" {
-		return db.leaseTx(ctx, finish)
+	disables := false
+	for _, f := range done {
+		disables = disables || f.Result.Disable != ""
+	}
+	if !disables {
+		return db.leaseTx(ctx, func(q Querier) error {
+			for _, f := range done {
+				if err := finish(q, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return db.tx(ctx, func(tx *wtx) error {
-		if err := finish(tx); err != nil {
-			return err
+		for _, f := range done {
+			if err := finish(tx, f); err != nil {
+				return err
+			}
+			if f.Result.Disable != "" {
+				if err := db.disableWebhook(ctx, tx, f.Job.Webhook.ID, f.Result.Disable); err != nil {
+					return err
+				}
+			}
 		}
-		return db.disableWebhook(ctx, tx, job.Webhook.ID, r.Disable)
+		return nil
 	})
 }
 

@@ -49,6 +49,13 @@ type Options struct {
 	Lease time.Duration
 	// Poll is how often the queue is read without a Notify (default 1 s).
 	Poll time.Duration
+	// Busy, when set, reports that the API is saturated. The Deliverer then
+	// yields: it keeps at most BusyWorkers attempts in flight, one per
+	// webhook, so deliveries fall behind (durably queued) rather than take
+	// CPU and writes from the API, and catch up when it is quiet.
+	Busy func() bool
+	// BusyWorkers bounds attempts in flight while Busy (default 2).
+	BusyWorkers int
 	// Now is the clock (default time.Now).
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -93,6 +100,9 @@ func New(o Options) *Deliverer {
 	if o.PerWebhook <= 0 {
 		o.PerWebhook = 4
 	}
+	if o.BusyWorkers <= 0 {
+		o.BusyWorkers = min(2, o.Workers)
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
@@ -110,7 +120,7 @@ func New(o Options) *Deliverer {
 	}
 	b := make([]byte, 8)
 	_, _ = crand.Read(b)
-	d := &Deliverer{o: o, owner: hex.EncodeToString(b), client: NewClient(o.Timeout, o.AllowPrivate, o.PerWebhook),
+	d := &Deliverer{o: o, owner: hex.EncodeToString(b), client: NewClient(o.Timeout, o.AllowPrivate, o.Workers),
 		wake: make(chan struct{}, 1), done: make(chan struct{}, 1), inflight: map[int64]int{}, log: o.Logger,
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roster_webhook_attempts_total",
 			Help: "Webhook delivery attempts by outcome: success, http_error, gone, timeout, connection_error, refused."}, []string{"outcome"}),
@@ -132,32 +142,88 @@ func (d *Deliverer) Notify() {
 	}
 }
 
-// Run delivers until ctx ends, then waits for the attempts in flight (an
-// attempt cut short is not logged: its lease runs out and it is retried).
+// Run delivers until ctx ends, then waits for the attempts in flight and
+// records their results (an attempt cut short is not logged: its lease
+// runs out and it is retried).
 func (d *Deliverer) Run(ctx context.Context) error {
+	rec := make(chan finishReq, maxFinishBatch)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		d.record(rec)
+	}()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait() // the attempts in flight have handed their results over
+		close(rec)
+		<-recorded
+	}()
 	t := time.NewTicker(d.o.Poll)
 	defer t.Stop()
+	dispatch := true
 	for {
-		if err := d.step(ctx, &wg); err != nil && ctx.Err() == nil {
+		if err := d.step(ctx, &wg, rec, dispatch); err != nil && ctx.Err() == nil {
 			d.log.Warn("webhook delivery", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-d.wake:
+			dispatch = true
 		case <-d.done:
+			dispatch = false // a worker is free: claim, nothing new to fan out
 		case <-t.C:
+			dispatch = true // other instances' commits, due retries
 		}
+	}
+}
+
+// finishReq is a finished attempt on its way to the database. Until it is
+// recorded its job stays leased to this Deliverer, so no claim takes it
+// again; if recording fails, the lease runs out and the job is retried.
+type finishReq struct {
+	f roster.WebhookFinish
+}
+
+// maxFinishBatch bounds the attempts recorded in one transaction.
+const maxFinishBatch = 256
+
+// record writes finished attempts until rec is closed: every attempt that
+// finishes while a write runs joins the next one, so a busy deliverer
+// writes once per batch instead of once per delivery, and a worker moves
+// on to its next job without waiting for the write.
+func (d *Deliverer) record(rec <-chan finishReq) {
+	for first := range rec {
+		batch := []finishReq{first}
+	collect:
+		for len(batch) < maxFinishBatch {
+			select {
+			case r, ok := <-rec:
+				if !ok {
+					break collect
+				}
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		done := make([]roster.WebhookFinish, len(batch))
+		for i, r := range batch {
+			done[i] = r.f
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := d.o.Store.FinishWebhookJobs(ctx, d.owner, done); err != nil {
+			d.log.Error("webhook results not recorded", "attempts", len(done), "error", err.Error())
+		}
+		cancel()
 	}
 }
 
 // step dispatches new activities and starts attempts for due jobs while
 // workers are free.
-func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup) error {
+func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- finishReq, dispatch bool) error {
 	const batch = 500
-	for {
+	for dispatch {
 		n, err := d.o.Store.DispatchWebhookJobs(ctx, batch)
 		if err != nil {
 			return fmt.Errorf("dispatch: %w", err)
@@ -166,17 +232,21 @@ func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup) error {
 			break
 		}
 	}
+	workers, perWebhook := d.o.Workers, d.o.PerWebhook
+	if d.o.Busy != nil && d.o.Busy() {
+		workers, perWebhook = d.o.BusyWorkers, 1
+	}
 	d.mu.Lock()
-	free := d.o.Workers - d.total
+	free := workers - d.total
 	room := make(map[int64]int, len(d.inflight))
 	for id, n := range d.inflight {
-		room[id] = d.o.PerWebhook - n
+		room[id] = perWebhook - n
 	}
 	d.mu.Unlock()
 	if free <= 0 {
 		return nil
 	}
-	jobs, err := d.o.Store.ClaimWebhookJobs(ctx, d.owner, free, d.o.PerWebhook, room, d.o.Lease)
+	jobs, err := d.o.Store.ClaimWebhookJobs(ctx, d.owner, free, perWebhook, room, d.o.Lease)
 	if err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
@@ -189,7 +259,7 @@ func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup) error {
 	for _, j := range jobs {
 		wg.Go(func() {
 			defer d.release(j.Webhook.ID)
-			d.attempt(ctx, j)
+			d.attempt(ctx, j, rec)
 		})
 	}
 	return nil
@@ -215,8 +285,8 @@ func (d *Deliverer) MessageID(a *roster.Activity, hook int64) string {
 	return "msg_" + d.o.Installation + "_" + strconv.FormatInt(a.ID, 10) + "_" + strconv.FormatInt(hook, 10)
 }
 
-// attempt sends one job and records the result.
-func (d *Deliverer) attempt(ctx context.Context, j *roster.WebhookJob) {
+// attempt sends one job and has its result recorded.
+func (d *Deliverer) attempt(ctx context.Context, j *roster.WebhookJob, rec chan<- finishReq) {
 	data, err := d.o.Encode(j.Activity)
 	if err != nil {
 		d.log.Error("webhook payload", "activity", j.Activity.ID, "error", err.Error())
@@ -254,11 +324,7 @@ func (d *Deliverer) attempt(ctx context.Context, j *roster.WebhookJob) {
 			r.NextAt = &next
 		}
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := d.o.Store.FinishWebhookJob(fctx, j, d.owner, r); err != nil {
-		d.log.Error("webhook result not recorded", "webhook", j.Webhook.ID, "activity", j.Activity.ID, "error", err.Error())
-	}
+	rec <- finishReq{f: roster.WebhookFinish{Job: j, Result: r}}
 }
 
 // send POSTs body with the Standard Webhooks headers and classifies the

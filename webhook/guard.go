@@ -63,8 +63,9 @@ func guardControl(network, address string, _ syscall.RawConn) error {
 // NewClient returns the HTTP client of deliveries: timeout for the whole
 // exchange, no redirects followed (a 3xx is a failed attempt), no proxy
 // from the environment, and unless allowPrivate the guard on every
-// connection.
-func NewClient(timeout time.Duration, allowPrivate bool, perHost int) *http.Client {
+// connection. It keeps up to idlePerHost idle connections to one host (the
+// deliverer's worker count: several webhooks may share a receiver).
+func NewClient(timeout time.Duration, allowPrivate bool, idlePerHost int) *http.Client {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = guardControl
@@ -77,7 +78,7 @@ func NewClient(timeout time.Duration, allowPrivate bool, perHost int) *http.Clie
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
 		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   perHost,
+		MaxIdleConnsPerHost:   idlePerHost,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}

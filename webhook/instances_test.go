@@ -157,9 +157,9 @@ type countingStore struct {
 	c *counter
 }
 
-func (s countingStore) FinishWebhookJob(ctx context.Context, j *roster.WebhookJob, owner string, r *roster.WebhookResult) error {
+func (s countingStore) FinishWebhookJobs(ctx context.Context, owner string, done []roster.WebhookFinish) error {
 	s.c.mu.Lock()
-	s.c.n++
+	s.c.n += len(done)
 	s.c.mu.Unlock()
-	return s.DB.FinishWebhookJob(ctx, j, owner, r)
+	return s.DB.FinishWebhookJobs(ctx, owner, done)
 }
