@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -97,6 +98,8 @@ type DB struct {
 	opTimeout time.Duration
 	// commits runs write transactions in groups (single-writer dialects).
 	commits *committer
+	// writes counts the write transactions running or waiting to run.
+	writes atomic.Int64
 	// cache is the cache layer (cache.go); nil when switched off.
 	cache *cacheLayer
 	// userSQL reads a user with its groups (userWithGroupsSQL).
@@ -260,12 +263,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// WritesInFlight is how many write transactions are running or waiting for
+// the writer: how busy the write path is. Background work (the webhook
+// deliverer) yields to the API when it is high.
+func (db *DB) WritesInFlight() int { return int(db.writes.Load()) }
+
 // tx runs fn in a write transaction; lastID, when fn sets it, is the largest
 // activity id the transaction inserted, announced after commit.
 // Activities inserted through the transaction (wtx.insertActivity) are
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	db.writes.Add(1)
+	defer db.writes.Add(-1)
 	if db.commits != nil {
 		return db.txGrouped(ctx, fn)
 	}
