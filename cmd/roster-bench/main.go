@@ -26,20 +26,21 @@ import (
 )
 
 type config struct {
-	db          string
-	users, acts int
-	concurrency int
-	latencyConc int
-	duration    time.Duration
-	warmup      time.Duration
-	scenarios   string
-	subscribers int
-	events      int
-	out         string
-	rosterBin   string
-	pprofDir    string
-	pprofAddr   string // set while a server started with --pprof-addr runs
-	serverPid   int    // the roster serve child, for its CPU time; 0 for B0
+	db            string
+	users, acts   int
+	concurrency   int
+	latencyConc   int
+	duration      time.Duration
+	warmup        time.Duration
+	scenarios     string
+	subscribers   int
+	events        int
+	out           string
+	rosterBin     string
+	pprofDir      string
+	webhookRounds int
+	pprofAddr     string // set while a server started with --pprof-addr runs
+	serverPid     int    // the roster serve child, for its CPU time; 0 for B0
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench-results.md", "Markdown report to write")
 	flag.StringVar(&c.rosterBin, "roster", "", "roster binary to run (default: build ./cmd/roster)")
 	flag.StringVar(&c.pprofDir, "pprof", "", "write a CPU profile of the server for each HTTP scenario's measured window into this directory")
+	flag.IntVar(&c.webhookRounds, "webhook-rounds", 2, "rounds of 0 then 10 enabled webhooks in the webhooks scenario")
 	list := flag.Bool("list", false, "list the scenarios and exit")
 	flag.Parse()
 	if *list {
@@ -78,7 +80,7 @@ func main() {
 }
 
 var scenarioNames = []string{"b0", "get-user", "list-page1", "list-deep", "search-selective", "search-common",
-	"activity-page", "activity-count", "post-activity", "sse-fanout"}
+	"activity-page", "activity-count", "post-activity", "sse-fanout", "webhooks (only when named)"}
 
 // result is one row of the report.
 type result struct {
@@ -243,6 +245,13 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 
+	if want["webhooks"] { // not in "all": it adds webhooks to the database for its run
+		rs, err := webhookScenarios(c, bin, fx, c.webhookRounds)
+		if err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+		results = append(results, rs...)
+	}
 	if on("sse-fanout") && c.subscribers > 0 {
 		rs, err := sseFanout(c, bin, fx)
 		if err != nil {

@@ -31,7 +31,8 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startServer(bin, db string, maxStreams int, profile bool) (*server, error) {
+// startServer runs `roster serve` on db with extra flags added.
+func startServer(bin, db string, maxStreams int, profile bool, extra ...string) (*server, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -40,6 +41,7 @@ func startServer(bin, db string, maxStreams int, profile bool) (*server, error) 
 	// thousands a second, far past the per-user limit meant for abuse
 	// (20/s): the limit is off so that the store's write rate is measured.
 	args := []string{"serve", "--db", db, "--addr", addr, "--max-streams-per-user", strconv.Itoa(maxStreams), "--activity-rate", "0"}
+	args = append(args, extra...)
 	var paddr string
 	if profile {
 		if paddr, err = freeAddr(); err != nil {
