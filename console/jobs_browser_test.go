@@ -161,7 +161,7 @@ func TestConsoleJobsInBrowser(t *testing.T) {
 	// Groups: search, 1,010 members on numbered pages, rename, remove, delete.
 	b.do("open the groups", chromedp.Click(chromedp.CSS(`#nav a[href="#/groups"]`)))
 	b.do("search for every", chromedp.SendKeys(chromedp.CSS("#group-search"), "EVERY"))
-	b.wait("only everyone matches", `(() => { const rows = document.querySelectorAll("#groups-table tbody tr");
+	b.wait("only everyone matches", `location.hash === "#/groups?q=EVERY" && document.querySelector("#group-results").getAttribute("aria-busy") === "false" && (() => { const rows = document.querySelectorAll("#groups-table tbody tr");
 		return rows.length === 1 && rows[0].textContent.includes("everyone") && rows[0].textContent.includes("1010"); })()`)
 	b.do("open everyone", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#groups-table a[href="#/groups/%d"]`, everyone.ID))))
 	b.wait("the members are paginated", `String(document.querySelector("#group-members h2")?.textContent) === "Members (1010)"
@@ -192,7 +192,7 @@ func TestConsoleJobsInBrowser(t *testing.T) {
 	// the activity feed, rename, delete.
 	b.do("open the workspaces", chromedp.Click(chromedp.CSS(`#nav a[href="#/workspaces"]`)))
 	b.do("search for mark", chromedp.SendKeys(chromedp.CSS("#workspace-search"), "mark"))
-	b.wait("only Marketing matches", `(() => { const rows = document.querySelectorAll("#workspaces-table tbody tr");
+	b.wait("only Marketing matches", `location.hash === "#/workspaces?q=mark" && document.querySelector("#workspace-results").getAttribute("aria-busy") === "false" && (() => { const rows = document.querySelectorAll("#workspaces-table tbody tr");
 		return rows.length === 1 && rows[0].textContent.includes("Marketing"); })()`)
 	b.do("open Marketing", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#workspaces-table a[href="#/workspaces/%d"]`, ws.ID))))
 	b.wait("members and the feed show", `String(document.querySelector("#members-results .pager")?.textContent).includes("1009 results")

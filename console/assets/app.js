@@ -412,7 +412,10 @@ function viewUsers(params) {
     }
   }
 
-  search.addEventListener("input", debounce(() => { st.q = search.value; st.page = 1; load(); }, 250));
+  search.addEventListener("input", debounce(() => {
+    if (!search.isConnected) return; // the user left the list meanwhile
+    st.q = search.value; st.page = 1; load();
+  }, 250));
   ordering.addEventListener("change", () => sortBy(ordering.value));
   active.addEventListener("change", () => { st.isActive = active.value; st.page = 1; load(); });
   load();
@@ -734,7 +737,9 @@ function activityFeed(id) {
 // types (debounced).
 function searchBox(id, label, placeholder, value, onSearch) {
   const input = h("input", { id, type: "search", autocomplete: "off", placeholder, value });
-  input.addEventListener("input", debounce(() => onSearch(input.value.trim()), 250));
+  // A search typed just before leaving the page must not rewrite the next
+  // page's address: only a field still on the page searches.
+  input.addEventListener("input", debounce(() => { if (input.isConnected) onSearch(input.value.trim()); }, 250));
   return h("div", { class: "toolbar", role: "search" }, h("div", { class: "field grow" }, h("label", { for: id }, label), input));
 }
 
