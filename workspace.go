@@ -99,6 +99,9 @@ type WorkspaceUpdate struct {
 type WorkspaceService interface {
 	FindWorkspaceByID(ctx context.Context, id int64) (*Workspace, error)
 	FindWorkspaces(ctx context.Context, viewer *User, p Page) ([]*Workspace, int, error)
+	// SearchWorkspaces is FindWorkspaces narrowed to the workspaces whose
+	// name or slug contains q (ignoring ASCII case).
+	SearchWorkspaces(ctx context.Context, viewer *User, q string, p Page) ([]*Workspace, int, error)
 	// CreateWorkspace stores w; an empty Slug is derived from Name and made
 	// unique. It records workspace.created.
 	CreateWorkspace(ctx context.Context, actor int64, w *Workspace) error
@@ -181,6 +184,9 @@ type Group struct {
 type GroupService interface {
 	FindGroupByID(ctx context.Context, id int64) (*Group, error)
 	FindGroups(ctx context.Context, p Page) ([]*Group, int, error)
+	// SearchGroups lists the groups whose name contains q (ignoring ASCII
+	// case), by id.
+	SearchGroups(ctx context.Context, q string, p Page) ([]*Group, int, error)
 	CreateGroup(ctx context.Context, actor int64, g *Group) error
 	UpdateGroup(ctx context.Context, actor, id int64, name string) (*Group, error)
 	DeleteGroup(ctx context.Context, actor, id int64) error

@@ -200,6 +200,33 @@ func (s *Server) handleUserActivityCount(w http.ResponseWriter, r *http.Request)
 	return encode(w, http.StatusOK, map[string]int{"count": n})
 }
 
+// handleActivityList is the site-wide feed (the audit view of admins): every
+// activity the viewer may see, with the feed filters plus actor.
+func (s *Server) handleActivityList(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseActivityFilter(r)
+	if err != nil {
+		return err
+	}
+	if actor, ok, err := queryInt(r, "actor"); err != nil {
+		return err
+	} else if ok {
+		f.ActorID = &actor
+	}
+	if f.ActorID != nil { // an absent actor is an empty feed here, not a 404
+		if err := s.store.UserExists(r.Context(), *f.ActorID); err != nil {
+			if roster.ErrorCode(err) != roster.ENOTFOUND {
+				return err
+			}
+			p, err := parsePage(r)
+			if err != nil {
+				return err
+			}
+			return writePage(w, r, p, 0, []activityJSON{})
+		}
+	}
+	return s.writeActivityPage(w, r, f)
+}
+
 func (s *Server) handleWorkspaceActivities(w http.ResponseWriter, r *http.Request) error {
 	ws, _, err := s.workspaceAccess(r)
 	if err != nil {

@@ -939,6 +939,14 @@ func (w *azWorld) matrix() []azRow {
 					azExpectPage(t, "X's activities as "+c.name, r, want)
 				}
 			}},
+		{route: "GET /api/v3/activities", path: base + "/activities?page_size=1000",
+			want: azAuthed(200, 200, 200, 200, 200, 200, 200),
+			check: func(t *testing.T, c *azCell, r *resp) {
+				if c.ok {
+					want := w.visible(t, c.me(), func(a *roster.Activity) bool { return true })
+					azExpectPage(t, "the site's activities as "+c.name, r, want)
+				}
+			}},
 
 		{route: "GET /api/v3/groups", path: base + "/groups", want: azAuthed(200, 200, 200, 200, 200, 200, 200),
 			check: func(t *testing.T, c *azCell, r *resp) {

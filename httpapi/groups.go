@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/rosterhq/roster"
 )
@@ -18,9 +20,26 @@ func groupOut(g *roster.Group) groupJSON {
 }
 
 func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) error {
+	q, err := nameQuery(r)
+	if err != nil {
+		return err
+	}
 	return servePage(w, r, func(p roster.Page) ([]*roster.Group, int, error) {
+		if q != "" {
+			return s.store.SearchGroups(r.Context(), q, p)
+		}
 		return s.store.FindGroups(r.Context(), p)
 	}, groupOut)
+}
+
+// nameQuery reads the optional q of the group and workspace lists: text
+// their name contains, trimmed; blank means no filter.
+func nameQuery(r *http.Request) (string, error) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if utf8.RuneCountInString(q) > roster.MaxSearchLen {
+		return "", roster.FieldError(roster.EINVALID, "q", "Ensure this value has at most 256 characters.")
+	}
+	return q, nil
 }
 
 // readGroupName decodes a group body: name is required.

@@ -64,6 +64,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("PUT /api/v3/groups/{id}/members/{userId}", s.authed(s.handleGroupMemberPut))
 	handle("DELETE /api/v3/groups/{id}/members/{userId}", s.authed(s.handleGroupMemberDelete))
 
+	handle("GET /api/v3/activities", s.authed(s.handleActivityList))
 	handle("POST /api/v3/activities", s.authed(s.handleActivityCreate))
 
 	handle("GET /api/v3/tokens", s.authed(s.handleTokenList))

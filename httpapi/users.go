@@ -262,12 +262,13 @@ func readUserChange(b *body) userChange {
 }
 
 // validateUserFields checks the fields a change sets; fields it leaves alone
-// are not re-validated.
+// are not re-validated, nor are fields already refused while decoding (a
+// field of the wrong type gets one message, not also the value's).
 func validateUserFields(b *body, u *roster.User) {
 	err := roster.ValidateUser(u)
 	if e, ok := asError(err); ok {
 		for f, msgs := range e.Fields {
-			if b.has(f) {
+			if b.has(f) && len(b.errors[f]) == 0 {
 				for _, m := range msgs {
 					b.errors.Add(f, m)
 				}

@@ -74,7 +74,14 @@ func (s *Server) manageableWorkspace(r *http.Request) (*roster.Workspace, error)
 }
 
 func (s *Server) handleWorkspaceList(w http.ResponseWriter, r *http.Request) error {
+	q, err := nameQuery(r)
+	if err != nil {
+		return err
+	}
 	return servePage(w, r, func(p roster.Page) ([]*roster.Workspace, int, error) {
+		if q != "" {
+			return s.store.SearchWorkspaces(r.Context(), viewer(r), q, p)
+		}
 		return s.store.FindWorkspaces(r.Context(), viewer(r), p)
 	}, workspaceOut)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/rosterhq/roster"
 )
@@ -31,16 +32,31 @@ func (db *DB) FindGroupByID(ctx context.Context, id int64) (*roster.Group, error
 
 // FindGroups lists groups by id.
 func (db *DB) FindGroups(ctx context.Context, p roster.Page) ([]*roster.Group, int, error) {
+	return db.findGroups(ctx, "", p)
+}
+
+// SearchGroups lists the groups whose name contains q, ignoring ASCII
+// case, by id.
+func (db *DB) SearchGroups(ctx context.Context, q string, p roster.Page) ([]*roster.Group, int, error) {
+	return db.findGroups(ctx, q, p)
+}
+
+func (db *DB) findGroups(ctx context.Context, q string, p roster.Page) ([]*roster.Group, int, error) {
+	where, args := "", []any{}
+	if q != "" {
+		where, args = ` WHERE lower(name) LIKE ? ESCAPE '\'`, []any{containsPattern(q)}
+	}
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
 	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM groups").Scan(&total); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM groups"+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, name, member_count FROM groups ORDER BY id LIMIT ? OFFSET ?", p.Limit, p.Offset)
+	rows, err := tx.QueryContext(ctx, "SELECT id, name, member_count FROM groups"+where+" ORDER BY id LIMIT ? OFFSET ?",
+		append(args, p.Limit, p.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -166,4 +182,11 @@ func (db *DB) changeMembership(ctx context.Context, actor, groupID, userID int64
 			Object: &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}, Data: data,
 			Published: now})
 	})
+}
+
+// containsPattern is a LIKE pattern (escape character \) matching text
+// that contains q, lower-cased: for lower(column) LIKE ? ESCAPE '\'.
+func containsPattern(q string) string {
+	q = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q))
+	return "%" + q + "%"
 }

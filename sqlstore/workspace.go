@@ -47,9 +47,28 @@ func findWorkspace(ctx context.Context, q Querier, id int64) (*roster.Workspace,
 
 // FindWorkspaces lists the workspaces viewer can access (admins: all), by id.
 func (db *DB) FindWorkspaces(ctx context.Context, viewer *roster.User, p roster.Page) ([]*roster.Workspace, int, error) {
-	where, args := "", []any{}
+	return db.findWorkspaces(ctx, viewer, "", p)
+}
+
+// SearchWorkspaces is FindWorkspaces narrowed to the workspaces whose name
+// or slug contains q, ignoring ASCII case.
+func (db *DB) SearchWorkspaces(ctx context.Context, viewer *roster.User, q string, p roster.Page) ([]*roster.Workspace, int, error) {
+	return db.findWorkspaces(ctx, viewer, q, p)
+}
+
+func (db *DB) findWorkspaces(ctx context.Context, viewer *roster.User, q string, p roster.Page) ([]*roster.Workspace, int, error) {
+	var conds []string
+	var args []any
 	if !viewer.IsAdmin {
-		where, args = " WHERE w.id IN ("+accessibleSQL+")", []any{viewer.ID, viewer.ID}
+		conds, args = append(conds, "w.id IN ("+accessibleSQL+")"), append(args, viewer.ID, viewer.ID)
+	}
+	if q != "" {
+		like := containsPattern(q)
+		conds, args = append(conds, `(lower(w.name) LIKE ? ESCAPE '\' OR w.slug LIKE ? ESCAPE '\')`), append(args, like, like)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {

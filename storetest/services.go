@@ -20,6 +20,7 @@ var serviceTests = []struct {
 	{"Groups", testGroups},
 	{"ActivityVisibility", testActivityVisibility},
 	{"ActiveWorkspaces", testActiveWorkspaces},
+	{"SearchGroupsAndWorkspaces", testSearchGroupsAndWorkspaces},
 }
 
 var allRows = roster.Page{Limit: 1000}
@@ -447,5 +448,71 @@ func testActiveWorkspaces(t *testing.T, h *harness) {
 	list, total, err = h.s.FindActiveWorkspaces(h.ctx, roster.ActiveWorkspaceFilter{Viewer: x, ActorID: x.ID, Since: h.clock.Now(), Page: allRows})
 	if err != nil || total != 1 || len(list) != 1 || list[0].ID != w2.ID {
 		t.Errorf("FindActiveWorkspaces(since the last minute) = %d, total %d, %v; want w2 only", len(list), total, err)
+	}
+}
+
+// testSearchGroupsAndWorkspaces: the searches match a substring of the name
+// (or a workspace's slug) ignoring ASCII case, take % and _ literally, keep
+// the viewer's access, and count the whole result beside one page.
+func testSearchGroupsAndWorkspaces(t *testing.T, h *harness) {
+	admin := h.admin("root")
+	member := h.createNamed("member")
+	design, devops, sales := h.group("Design"), h.group("DevOps"), h.group("100%_sales")
+	groupIDs := func(q string, p roster.Page) ([]int64, int) {
+		t.Helper()
+		list, total, err := h.s.SearchGroups(h.ctx, q, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, g := range list {
+			got = append(got, g.ID)
+		}
+		return got, total
+	}
+	for _, c := range []struct {
+		q    string
+		want []int64
+	}{
+		{"de", []int64{design.ID, devops.ID}}, {"DEV", []int64{devops.ID}}, {"sign", []int64{design.ID}},
+		{"%", []int64{sales.ID}}, {"0%_", []int64{sales.ID}}, {"_", []int64{sales.ID}}, {"x", nil},
+	} {
+		if got, total := groupIDs(c.q, allRows); !equalIDs(got, c.want) || total != len(c.want) {
+			t.Errorf("SearchGroups(%q) = %v (total %d), want %v", c.q, got, total, c.want)
+		}
+	}
+	if got, total := groupIDs("e", roster.Page{Limit: 1, Offset: 1}); !equalIDs(got, []int64{devops.ID}) || total != 3 {
+		t.Errorf("SearchGroups(e, second page of 1) = %v (total %d), want [%d] of 3", got, total, devops.ID)
+	}
+
+	mkt, ops, other := h.workspace("Marketing"), h.workspace("Ops Team"), h.workspace("Market research")
+	h.grant(mkt.ID, userSubject(member.ID), roster.RoleViewer)
+	h.grant(ops.ID, userSubject(member.ID), roster.RoleViewer)
+	wsIDs := func(viewer *roster.User, q string) []int64 {
+		t.Helper()
+		list, total, err := h.s.SearchWorkspaces(h.ctx, viewer, q, allRows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, w := range list {
+			got = append(got, w.ID)
+		}
+		if total != len(got) {
+			t.Errorf("SearchWorkspaces(%s, %q): total %d for %d rows", viewer.Username, q, total, len(got))
+		}
+		return got
+	}
+	for _, c := range []struct {
+		viewer *roster.User
+		q      string
+		want   []int64
+	}{
+		{admin, "MARKET", []int64{mkt.ID, other.ID}}, {member, "market", []int64{mkt.ID}},
+		{admin, "ops-team", []int64{ops.ID}}, {member, "team", []int64{ops.ID}}, {member, "research", nil},
+	} {
+		if got := wsIDs(c.viewer, c.q); !equalIDs(got, c.want) {
+			t.Errorf("SearchWorkspaces(%s, %q) = %v, want %v", c.viewer.Username, c.q, got, c.want)
+		}
 	}
 }

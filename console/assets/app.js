@@ -161,13 +161,93 @@ function roleSelect(value, attrs) {
   return h("select", attrs, ROLES.map((r) => h("option", { value: r, selected: r === value }, r)));
 }
 
-// pager renders Previous/Next for a DRF page and calls go(page).
-function pager(page, data, go, label) {
-  const pages = Math.max(1, Math.ceil(data.count / PAGE_SIZE));
+const PAGE_SIZES = [10, 20, 50, 100, 500];
+
+// pages returns the page numbers a pager shows: the first, the last, and
+// two on each side of the current one, with null where pages are skipped.
+function pages(page, last) {
+  const out = [];
+  for (let p = 1; p <= last; p++) {
+    if (p === 1 || p === last || Math.abs(p - page) <= 2) out.push(p);
+    else if (out[out.length - 1] !== null) out.push(null);
+  }
+  return out;
+}
+
+// pager renders numbered pages, Previous/Next, the total and a page-size
+// choice for one DRF page; go(page, size) loads another one. pg is
+// {page, size}.
+function pager(pg, data, go, label) {
+  const last = Math.max(1, Math.ceil(data.count / pg.size));
+  const first = data.count ? (pg.page - 1) * pg.size + 1 : 0;
+  const to = Math.min(data.count, pg.page * pg.size);
+  const size = h("select", { "aria-label": "Rows per page", class: "page-size",
+    onchange: () => go(1, Number(size.value)) },
+  PAGE_SIZES.map((n) => h("option", { value: n, selected: n === pg.size }, n + " per page")));
   return h("nav", { class: "pager", "aria-label": label || "Pages" },
-    h("button", { type: "button", class: "secondary", disabled: !data.previous, onclick: () => go(page - 1) }, "← Previous"),
-    h("span", {}, `Page ${page} of ${pages} · ${data.count} ${data.count === 1 ? "result" : "results"}`),
-    h("button", { type: "button", class: "secondary", disabled: !data.next, onclick: () => go(page + 1) }, "Next →"));
+    h("button", { type: "button", class: "secondary small", disabled: pg.page <= 1, "aria-label": "Previous page",
+      onclick: () => go(pg.page - 1, pg.size) }, "←"),
+    h("span", { class: "page-numbers" }, pages(pg.page, last).map((p) => p === null ? h("span", { class: "gap" }, "…")
+      : h("button", { type: "button", class: "secondary small page", "aria-current": p === pg.page ? "page" : null,
+        "aria-label": "Page " + p, onclick: () => go(p, pg.size) }, String(p)))),
+    h("button", { type: "button", class: "secondary small", disabled: pg.page >= last, "aria-label": "Next page",
+      onclick: () => go(pg.page + 1, pg.size) }, "→"),
+    h("span", { class: "page-total" }, `Page ${pg.page} of ${last} · ${data.count} ${data.count === 1 ? "result" : "results"}`,
+      data.count ? ` (${first}–${to})` : ""),
+    size);
+}
+
+// pagedList loads one page at a time with fetchPage({page, page_size})
+// into box, rendered by render(data) above a pager. It returns reload(),
+// which keeps the page (or goes back to page 1 with reload(true)); a page
+// past the end (after deletions) falls back to the last one.
+function pagedList(box, fetchPage, render, label, size) {
+  const pg = { page: 1, size: size || PAGE_SIZE };
+  let seq = 0;
+  async function load() {
+    const mine = ++seq;
+    box.setAttribute("aria-busy", "true");
+    try {
+      const data = await fetchPage({ page: pg.page, page_size: pg.size });
+      if (mine !== seq) return;
+      fill(box, render(data), data.count > pg.size || pg.page > 1 || pg.size !== (size || PAGE_SIZE)
+        ? pager(pg, data, (p, sz) => { pg.page = p; pg.size = sz; load(); }, label) : h("p", { class: "hint page-total" },
+          data.count === 1 ? "1 result" : data.count + " results"));
+    } catch (err) {
+      if (mine !== seq) return;
+      if (err.status === 404 && pg.page > 1) { pg.page = 1; load(); return; }
+      fill(box, h("p", { class: "form-error" }, err.message));
+    } finally {
+      if (mine === seq) box.setAttribute("aria-busy", "false");
+    }
+  }
+  return (reset) => { if (reset) pg.page = 1; return load(); };
+}
+
+// confirmDialog asks before a destructive action; it resolves to true when
+// the user confirms.
+function confirmDialog(title, text, action) {
+  return new Promise((resolve) => {
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": "confirm-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "confirm-title" }, title),
+        h("p", {}, text),
+        h("div", { class: "actions" },
+          h("button", { value: "cancel", class: "secondary", autofocus: true }, "Cancel"),
+          h("button", { value: "ok", class: "danger", id: "confirm-ok" }, action))));
+    dialog.addEventListener("close", () => { dialog.remove(); resolve(dialog.returnValue === "ok"); });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+// formError shows an API error on a form: field messages next to their
+// inputs, and the generic detail ("Invalid input.") only when no field
+// could show its message.
+function formError(form, err, slot) {
+  const rest = showFieldErrors(form, err);
+  const fields = Object.keys((err && err.problem && err.problem.errors) || {}).length;
+  (slot || $(".form-error", form)).textContent = rest.length ? rest.join(" ") : fields ? "" : err.message;
 }
 
 function table(headers, rows, attrs) {
@@ -266,9 +346,20 @@ const ORDERINGS = [
   ["lastName", "Last name"], ["dateJoined", "Date joined"], ["lastLogin", "Last login"],
 ];
 
+// sortHeader is a column header that orders the list by field: a click
+// sorts ascending, a second click descending (aria-sort tells which).
+function sortHeader(label, field, current, onSort) {
+  const dir = current === field ? "ascending" : current === "-" + field ? "descending" : null;
+  return h("th", { scope: "col", "aria-sort": dir || "none" },
+    h("button", { type: "button", class: "sort", "data-sort": field,
+      onclick: () => onSort(current === field ? "-" + field : field) },
+    label, h("span", { "aria-hidden": "true", class: "sort-mark" }, dir === "ascending" ? " ▲" : dir === "descending" ? " ▼" : "")));
+}
+
 function viewUsers(params) {
   const st = {
     q: params.get("q") || "", page: Math.max(1, parseInt(params.get("page"), 10) || 1),
+    size: PAGE_SIZES.includes(Number(params.get("page_size"))) ? Number(params.get("page_size")) : PAGE_SIZE,
     ordering: params.get("ordering") || "id", isActive: params.get("isActive") || "",
   };
   let seq = 0;
@@ -283,26 +374,35 @@ function viewUsers(params) {
   const active = h("select", { id: "user-active" },
     [["", "All"], ["true", "Active"], ["false", "Inactive"]].map(([v, l]) => h("option", { value: v, selected: st.isActive === v }, l)));
 
+  function sortBy(o) { st.ordering = o; ordering.value = o; st.page = 1; load(); }
+
   async function load() {
     const mine = ++seq;
-    ordering.disabled = !!st.q.trim();
+    const searching = !!st.q.trim();
+    ordering.disabled = searching;
     history.replaceState(null, "", "#/users" + qs({ q: st.q.trim(), page: st.page > 1 ? st.page : "",
-      ordering: st.ordering !== "id" ? st.ordering : "", isActive: st.isActive }));
+      page_size: st.size !== PAGE_SIZE ? st.size : "", ordering: st.ordering !== "id" ? st.ordering : "", isActive: st.isActive }));
     results.setAttribute("aria-busy", "true");
     try {
-      const p = { page: st.page, page_size: PAGE_SIZE, isActive: st.isActive };
-      const { data } = st.q.trim()
+      const p = { page: st.page, page_size: st.size, isActive: st.isActive };
+      const { data } = searching
         ? await api("GET", "users/search" + qs(Object.assign({ q: st.q.trim() }, p)))
         : await api("GET", "users" + qs(Object.assign({ ordering: st.ordering }, p)));
-      if (mine !== seq) return; // a newer request is on its way
+      if (mine !== seq) return;
       const rows = data.results.map((u) => h("tr", {},
         h("td", {}, h("a", { href: "#/users/" + u.id }, u.username)),
         h("td", {}, fullName(u)),
         h("td", {}, u.email),
         h("td", {}, h("span", { class: "badge " + (u.isActive ? "ok" : "off") }, u.isActive ? "active" : "inactive"))));
-      fill(results, 
-        table(["Username", "Name", "Email", "Status"], rows.length ? rows : emptyRow(4, "No users match."), { id: "users-table" }),
-        pager(st.page, data, (p) => { st.page = p; load(); }, "User pages"));
+      // Searches are ordered by relevance: their headers do not sort.
+      const head = searching ? ["Username", "Name", "Email", "Status"].map((c) => h("th", { scope: "col" }, c))
+        : [sortHeader("Username", "username", st.ordering, sortBy),
+          sortHeader("Name", "lastName", st.ordering, sortBy),
+          sortHeader("Email", "email", st.ordering, sortBy), h("th", { scope: "col" }, "Status")];
+      fill(results,
+        h("div", { class: "table-wrap" }, h("table", { id: "users-table" }, h("thead", {}, h("tr", {}, head)),
+          h("tbody", {}, rows.length ? rows : emptyRow(4, "No users match.")))),
+        pager({ page: st.page, size: st.size }, data, (pg, sz) => { st.page = pg; st.size = sz; load(); }, "User pages"));
     } catch (err) {
       if (mine !== seq) return;
       if (err.status === 404 && st.page > 1) { st.page = 1; load(); return; }
@@ -312,8 +412,11 @@ function viewUsers(params) {
     }
   }
 
-  search.addEventListener("input", debounce(() => { st.q = search.value; st.page = 1; load(); }, 250));
-  ordering.addEventListener("change", () => { st.ordering = ordering.value; st.page = 1; load(); });
+  search.addEventListener("input", debounce(() => {
+    if (!search.isConnected) return; // the user left the list meanwhile
+    st.q = search.value; st.page = 1; load();
+  }, 250));
+  ordering.addEventListener("change", () => sortBy(ordering.value));
   active.addEventListener("change", () => { st.isActive = active.value; st.page = 1; load(); });
   load();
   return h("section", {},
@@ -322,7 +425,39 @@ function viewUsers(params) {
       h("div", { class: "field grow" }, h("label", { for: "user-search" }, "Search users"), search),
       h("div", { class: "field" }, h("label", { for: "user-ordering" }, "Order by"), ordering),
       h("div", { class: "field" }, h("label", { for: "user-active" }, "Status"), active)),
-    results);
+    results,
+    state.me.isAdmin ? userCreateForm() : null);
+}
+
+// userCreateForm creates a person (admins): username and email required,
+// an optional first password; then opens the new user.
+function userCreateForm() {
+  const form = h("form", { class: "card", id: "user-create", novalidate: true },
+    h("h2", {}, "New user"),
+    h("div", { class: "grid" },
+      field("username", "Username", { required: true, autocomplete: "off", autocapitalize: "none" }),
+      field("email", "Email", { type: "email", required: true, autocomplete: "off" }),
+      field("firstName", "First name", {}),
+      field("lastName", "Last name", {}),
+      field("password", "Password", { type: "password", autocomplete: "new-password" }, "Optional: at least 8 characters. Empty: the user cannot sign in with a password until one is set.")),
+    h("div", { class: "check" },
+      h("input", { type: "checkbox", id: "f-new-isAdmin", name: "isAdmin" }),
+      h("label", { for: "f-new-isAdmin" }, "Administrator")),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", id: "user-create-submit" }, "Create user"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const f of ["username", "email", "firstName", "lastName", "password"]) if (form.elements[f].value) body[f] = form.elements[f].value;
+    if (form.elements.isAdmin.checked) body.isAdmin = true;
+    $(".form-error", form).textContent = "";
+    showFieldErrors(form, null);
+    try {
+      const { data } = await api("POST", "users", body);
+      location.hash = "#/users/" + data.id;
+    } catch (err) { formError(form, err); }
+  });
+  return form;
 }
 
 const PROFILE_FIELDS = ["username", "email", "firstName", "lastName", "bio", "avatarUrl", "timezone", "locale"];
@@ -382,17 +517,18 @@ function viewUser(id) {
         setStatus("Saved.", "ok");
         title.firstChild.textContent = user.username;
       } catch (err) {
-        const rest = showFieldErrors(form, err);
-        $("#profile-error").textContent = err.status === 412
-          ? "Someone changed this user since you opened it. Reload the page to see their changes."
-          : [err.message].concat(rest).join(" ");
+        if (err.status === 412) {
+          $("#profile-error").textContent = "Someone changed this user since you opened it. Reload the page to see their changes.";
+        } else formError(form, err, $("#profile-error"));
       }
     });
 
     fill(root, title, h("div", { class: "user-layout" },
       h("div", {}, form,
         me.isAdmin ? adminActions(user, (u, e) => { user = u; etag = e; }) : null,
-        userGroups(user), activeWorkspaces(id)),
+        canEdit && !user.isService ? passwordCard(user, me) : null,
+        userGroups(user), activeWorkspaces(id),
+        me.isAdmin || me.id === user.id ? tokensCard(user, me) : null),
       h("div", {}, activityFeed(id))));
   })();
   return root;
@@ -402,6 +538,8 @@ function adminActions(user, updated) {
   const stateBtn = h("button", { type: "button", class: "secondary", id: "toggle-active" },
     user.isActive ? "Deactivate" : "Reactivate");
   stateBtn.addEventListener("click", async () => {
+    if (user.isActive && !await confirmDialog("Deactivate " + user.username + "?",
+      "They can no longer sign in, and their tokens and streams stop working until an admin reactivates them.", "Deactivate")) return;
     try {
       const { data, etag } = await api("PATCH", "users/" + user.id, { isActive: !user.isActive });
       user = data;
@@ -432,6 +570,61 @@ function adminActions(user, updated) {
   });
   const delBtn = h("button", { type: "button", class: "danger", id: "delete-user", onclick: () => { dialog.returnValue = ""; dialog.showModal(); } }, "Delete…");
   return h("div", { class: "card actions-card" }, h("h2", {}, "Account"), h("div", { class: "actions" }, stateBtn, delBtn), dialog);
+}
+
+// passwordCard sets a password: one's own with the current password, or
+// (admins) anyone else's without it. The API keeps the session that made
+// the change and ends the user's other sessions.
+function passwordCard(user, me) {
+  const own = me.id === user.id;
+  const form = h("form", { class: "card", id: "password-form", novalidate: true },
+    h("h2", {}, own ? "Change your password" : "Set a password"),
+    own ? null : h("p", { class: "hint" }, "As an admin you set " + user.username + "'s password without knowing the old one; they sign in with the new one."),
+    h("div", { class: "grid" },
+      own ? field("currentPassword", "Current password", { type: "password", autocomplete: "current-password" }) : null,
+      field("password", "New password", { type: "password", autocomplete: "new-password" }, "At least 8 characters.")),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", id: "password-submit" }, own ? "Change password" : "Set password"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { password: form.elements.password.value };
+    if (own) body.currentPassword = form.elements.currentPassword.value;
+    $(".form-error", form).textContent = "";
+    showFieldErrors(form, null);
+    try {
+      await api("PATCH", "users/" + user.id, body);
+      form.reset();
+      setStatus(own ? "Your password is changed." : "The password of " + user.username + " is set.", "ok");
+    } catch (err) { formError(form, err); }
+  });
+  return form;
+}
+
+// tokensCard lists a user's sign-in sessions and access tokens (one's own,
+// or anyone's for admins), with revocation.
+function tokensCard(user, me) {
+  const own = me.id === user.id;
+  const box = h("div", { id: "user-token-results" });
+  const reload = pagedList(box, async (p) => (await api("GET", (own ? "tokens" : `users/${user.id}/tokens`) + qs(p))).data, (data) => {
+    const current = (token() || "").slice(0, 8);
+    const rows = data.results.map((t) => {
+      const isCurrent = own && t.kind === "session" && t.prefix === current;
+      return h("tr", { "data-token": t.id },
+        h("td", {}, t.kind === "session" ? "sign-in session" : t.name || "—"), h("td", {}, h("code", {}, t.prefix + "…")),
+        h("td", {}, fmtTime(t.createdAt)), h("td", {}, fmtTime(t.lastUsedAt)), h("td", {}, fmtTime(t.expiresAt)),
+        h("td", {}, isCurrent ? h("span", { class: "hint" }, "this session") : h("button", { type: "button", class: "secondary small",
+          "aria-label": "Revoke " + (t.name || t.prefix), onclick: async () => {
+            if (!await confirmDialog("Revoke this " + (t.kind === "session" ? "session" : "token") + "?",
+              "Whoever holds " + t.prefix + "… can no longer use it.", "Revoke")) return;
+            try { await api("DELETE", "tokens/" + t.id); setStatus("Revoked " + (t.name || t.prefix) + ".", "ok"); reload(); } catch (err) { fail(err); }
+          } }, "Revoke")));
+    });
+    return table(["Token", "Prefix", "Created", "Last used", "Expires", ""], rows.length ? rows : emptyRow(6, "No sessions or tokens."), { id: "user-tokens-table" });
+  }, "Token pages", 10);
+  reload();
+  return h("div", { class: "card", id: "user-tokens" },
+    h("div", { class: "card-head" }, h("h2", {}, "Sessions and tokens"),
+      h("a", { href: own ? "#/tokens" : "#/tokens?user=" + user.id }, "Manage tokens")), box);
 }
 
 function userGroups(user) {
@@ -540,20 +733,31 @@ function activityFeed(id) {
 
 // ---- workspaces ----------------------------------------------------------
 
+// searchBox is a list's search field: it calls onSearch(text) as one
+// types (debounced).
+function searchBox(id, label, placeholder, value, onSearch) {
+  const input = h("input", { id, type: "search", autocomplete: "off", placeholder, value });
+  // A search typed just before leaving the page must not rewrite the next
+  // page's address: only a field still on the page searches.
+  input.addEventListener("input", debounce(() => { if (input.isConnected) onSearch(input.value.trim()); }, 250));
+  return h("div", { class: "toolbar", role: "search" }, h("div", { class: "field grow" }, h("label", { for: id }, label), input));
+}
+
 function viewWorkspaces(params) {
-  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
-  const results = h("div", { id: "workspace-results" });
-  async function load() {
-    try {
-      const { data } = await api("GET", "workspaces" + qs({ page, page_size: PAGE_SIZE }));
-      const rows = data.results.map((w) => h("tr", {},
-        h("td", {}, h("a", { href: "#/workspaces/" + w.id }, w.name)), h("td", {}, w.slug), h("td", {}, fmtTime(w.createdAt))));
-      fill(results, table(["Name", "Slug", "Created"], rows.length ? rows : emptyRow(3, "No workspaces you can see.")),
-        pager(page, data, (p) => { page = p; load(); }, "Workspace pages"));
-    } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
-  }
-  load();
-  const parts = [h("h1", { tabindex: "-1" }, "Workspaces"), results];
+  let q = params.get("q") || "";
+  const results = h("div", { id: "workspace-results", "aria-live": "polite" });
+  const reload = pagedList(results, async (p) => (await api("GET", "workspaces" + qs(Object.assign({ q }, p)))).data, (data) => {
+    const rows = data.results.map((w) => h("tr", {},
+      h("td", {}, h("a", { href: "#/workspaces/" + w.id }, w.name)), h("td", {}, w.slug), h("td", {}, fmtTime(w.createdAt))));
+    return table(["Name", "Slug", "Created"], rows.length ? rows : emptyRow(3, q ? "No workspaces match." : "No workspaces you can see."), { id: "workspaces-table" });
+  }, "Workspace pages");
+  reload();
+  const parts = [h("h1", { tabindex: "-1" }, "Workspaces"),
+    searchBox("workspace-search", "Search workspaces", "Name or slug", q, (v) => {
+      q = v;
+      history.replaceState(null, "", "#/workspaces" + qs({ q }));
+      reload(true);
+    }), results];
   if (state.me.isAdmin) {
     const form = h("form", { class: "card", id: "workspace-create", novalidate: true },
       h("h2", {}, "New workspace"),
@@ -567,52 +771,143 @@ function viewWorkspaces(params) {
       try {
         const { data } = await api("POST", "workspaces", body);
         location.hash = "#/workspaces/" + data.id;
-      } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+      } catch (err) { formError(form, err); }
     });
     parts.push(form);
   }
   return h("section", {}, parts);
 }
 
+// groupPicker is a search-as-you-type choice of one group (by name), for
+// any number of groups: it asks the API for the names that match.
+function groupPicker(id, label) {
+  const list = h("datalist", { id: id + "-list" });
+  const input = h("input", { id, name: "group", type: "text", autocomplete: "off", list: id + "-list", placeholder: "Group name" });
+  const found = new Map();
+  input.addEventListener("input", debounce(async () => {
+    const q = input.value.trim();
+    if (!q) return;
+    try {
+      const { data } = await api("GET", "groups" + qs({ q, page_size: 20 }));
+      for (const g of data.results) found.set(g.name.toLowerCase(), g);
+      fill(list, ...data.results.map((g) => h("option", { value: g.name }, `${g.memberCount} members`)));
+    } catch (e) { /* suggestions are best effort */ }
+  }, 200));
+  // resolve finds the typed group by its exact name (any case).
+  async function resolve() {
+    const name = input.value.trim().toLowerCase();
+    if (!name) return null;
+    if (found.has(name)) return found.get(name);
+    const { data } = await api("GET", "groups" + qs({ q: name, page_size: 100 }));
+    return data.results.find((g) => g.name.toLowerCase() === name) || null;
+  }
+  return { field: h("div", { class: "field" }, h("label", { for: id }, label), input, list), input, resolve };
+}
+
+// renameForm edits a name (and a slug) in place; save(body) returns the
+// updated object.
+function renameForm(id, obj, fields, save) {
+  const form = h("form", { class: "inline-form", id, novalidate: true },
+    h("div", { class: "toolbar" },
+      fields.map(([name, label]) => {
+        const f = field(name, label, { value: obj[name], autocomplete: "off" });
+        f.classList.add("grow");
+        return f;
+      }),
+      h("div", { class: "field end" }, h("button", { type: "submit", class: "secondary" }, "Save"))),
+    h("p", { class: "form-error", role: "alert" }));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const [name] of fields) if (form.elements[name].value !== obj[name]) body[name] = form.elements[name].value;
+    $(".form-error", form).textContent = "";
+    showFieldErrors(form, null);
+    if (!Object.keys(body).length) { setStatus("Nothing to save."); return; }
+    try { await save(body); } catch (err) { formError(form, err); }
+  });
+  return form;
+}
+
+// activityTable is a paginated feed of activities from path (a workspace's
+// or the whole site's), with the API's filters.
+function activityTable(path, opts) {
+  const f = { verb: "", since: "", until: "", actor: "", workspace: "" };
+  const box = h("div", { id: (opts && opts.id) || "activity-results", "aria-live": "polite" });
+  const actorInput = h("input", { id: "af-actor", type: "text", autocomplete: "off", placeholder: "username" });
+  const form = h("form", { class: "toolbar filters", id: "activity-filters", novalidate: true },
+    opts && opts.site ? [
+      h("div", { class: "field" }, h("label", { for: "af-actor" }, "Actor"), actorInput),
+      h("div", { class: "field" }, h("label", { for: "af-workspace" }, "Workspace id"),
+        h("input", { id: "af-workspace", name: "workspace", type: "number", min: 1, inputmode: "numeric" })),
+    ] : null,
+    h("div", { class: "field" }, h("label", { for: "af-verb" }, "Verb"),
+      h("input", { id: "af-verb", name: "verb", type: "text", autocomplete: "off", placeholder: "user.* or document.created" })),
+    h("div", { class: "field" }, h("label", { for: "af-since" }, "Since"), h("input", { id: "af-since", name: "since", type: "date" })),
+    h("div", { class: "field" }, h("label", { for: "af-until" }, "Until"), h("input", { id: "af-until", name: "until", type: "date" })),
+    h("div", { class: "field end" }, h("button", { type: "submit", class: "secondary" }, "Filter")),
+    h("p", { class: "form-error", role: "alert", id: "activity-filter-error" }));
+  const day = (v, end) => v ? new Date(v + (end ? "T23:59:59.999" : "T00:00:00")).toISOString() : "";
+  const reload = pagedList(box, async (p) => (await api("GET", path + qs(Object.assign({}, f, p)))).data, (data) => {
+    const rows = data.results.map((a) => h("tr", { "data-activity": a.id },
+      h("td", {}, h("time", { datetime: a.published }, fmtTime(a.published))),
+      h("td", {}, a.actor.username ? h("a", { href: "#/users/" + a.actor.id }, a.actor.username) : "deleted user #" + a.actor.id),
+      h("td", {}, h("code", {}, a.verb)),
+      h("td", {}, a.object ? [a.object.name || a.object.id, " (", a.object.type, ")"] : "—"),
+      h("td", {}, a.workspace ? h("a", { href: "#/workspaces/" + a.workspace.id }, a.workspace.name) : "—")));
+    return table(["When", "Actor", "Verb", "Object", "Workspace"], rows.length ? rows : emptyRow(5, "No activities match."), { id: (opts && opts.tableId) || "activity-table" });
+  }, "Activity pages");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = $("#activity-filter-error", form);
+    err.textContent = "";
+    f.verb = form.elements.verb.value.trim();
+    f.since = day(form.elements.since.value, false);
+    f.until = day(form.elements.until.value, true);
+    if (opts && opts.site) {
+      f.workspace = form.elements.workspace.value;
+      f.actor = "";
+      if (actorInput.value.trim()) {
+        try {
+          const u = await findUserByUsername(actorInput.value);
+          if (!u) { err.textContent = `No user named "${actorInput.value.trim()}".`; return; }
+          f.actor = u.id;
+        } catch (e) { err.textContent = e.message; return; }
+      }
+    }
+    reload(true).catch(() => {});
+  });
+  reload(true); // a bad filter's 400 shows in place of the table
+  return h("div", {}, form, box);
+}
+
 function viewWorkspace(id) {
   const root = h("section", {}, h("h1", { tabindex: "-1" }, "Workspace"), h("p", {}, "Loading…"));
   const membersBox = h("div", { class: "card", id: "workspace-members" });
   const grantsBox = h("div", { class: "card", id: "workspace-grants" });
+  const membersList = h("div", { id: "members-results" });
+  const grantsList = h("div", { id: "grants-results" });
   let ws, canManage = false;
 
-  async function loadAll() {
-    try {
-      const [{ data: members }, { data: grants }] = await Promise.all([
-        api("GET", `workspaces/${id}/members` + qs({ page_size: 1000 })),
-        api("GET", `workspaces/${id}/permissions` + qs({ page_size: 1000 })),
-      ]);
-      const mine = members.results.find((m) => m.id === state.me.id);
-      canManage = state.me.isAdmin || (mine && mine.role === "admin");
-      renderMembers(members);
-      renderGrants(grants);
-    } catch (err) { fail(err); }
-  }
-
-  function renderMembers(members) {
-    const rows = members.results.map((m) => h("tr", {},
+  const reloadMembers = pagedList(membersList, async (p) => (await api("GET", `workspaces/${id}/members` + qs(p))).data, (data) => {
+    const rows = data.results.map((m) => h("tr", {},
       h("td", {}, h("a", { href: "#/users/" + m.id }, m.username)), h("td", {}, fullName(m)),
       h("td", {}, m.role), h("td", {}, m.via.join(", "))));
-    fill(membersBox, h("h2", {}, "Members"),
-      h("p", { class: "hint" }, "Everyone with access, with their effective role and where it comes from."),
-      table(["Username", "Name", "Role", "Via"], rows.length ? rows : emptyRow(4, "No members."), { id: "members-table" }));
-  }
+    return table(["Username", "Name", "Role", "Via"], rows.length ? rows : emptyRow(4, "No members."), { id: "members-table" });
+  }, "Member pages");
 
   function grantPath(s) { return `workspaces/${id}/permissions/${s.type === "user" ? "users" : "groups"}/${s.id}`; }
 
-  function renderGrants(grants) {
-    const rows = grants.results.map((g) => {
+  function reloadAll() { reloadMembers(); reloadGrants(); }
+
+  const reloadGrants = pagedList(grantsList, async (p) => (await api("GET", `workspaces/${id}/permissions` + qs(p))).data, (data) => {
+    const rows = data.results.map((g) => {
       const label = `${g.subject.type} ${g.subject.name}`;
       const sel = roleSelect(g.role, { "aria-label": "Role of " + label, disabled: !canManage });
       sel.addEventListener("change", async () => {
         try {
           await api("PUT", grantPath(g.subject), { role: sel.value });
           setStatus(`${label} is now ${sel.value}.`, "ok");
-          loadAll();
+          reloadAll();
         } catch (err) { fail(err); }
       });
       return h("tr", { "data-subject": g.subject.type + ":" + g.subject.name },
@@ -621,38 +916,31 @@ function viewWorkspace(id) {
         h("td", {}, sel),
         h("td", {}, canManage ? h("button", { type: "button", class: "secondary small", "aria-label": "Revoke " + label,
           onclick: async () => {
-            try { await api("DELETE", grantPath(g.subject)); setStatus(`Revoked the grant of ${label}.`, "ok"); loadAll(); } catch (err) { fail(err); }
+            if (!await confirmDialog("Revoke the grant of " + label + "?",
+              `${g.subject.name} loses the ${g.role} role in ${ws.name} (unless another grant gives access).`, "Revoke")) return;
+            try { await api("DELETE", grantPath(g.subject)); setStatus(`Revoked the grant of ${label}.`, "ok"); reloadAll(); } catch (err) { fail(err); }
           } }, "Revoke") : null));
     });
-    const parts = [h("h2", {}, "Grants"),
-      table(["Type", "Subject", "Role", ""], rows.length ? rows : emptyRow(4, "No grants."), { id: "grants-table" })];
-    if (canManage) parts.push(grantForm());
-    fill(grantsBox, ...parts);
-  }
+    return table(["Type", "Subject", "Role", ""], rows.length ? rows : emptyRow(4, "No grants."), { id: "grants-table" });
+  }, "Grant pages");
 
   function grantForm() {
     const kind = h("select", { id: "grant-type", name: "type" },
       h("option", { value: "user" }, "User"), h("option", { value: "group" }, "Group"));
     const userField = userPicker("grant-user", "Username");
-    const groupSel = h("select", { id: "grant-group", name: "group" });
-    const groupField = h("div", { class: "field", hidden: true }, h("label", { for: "grant-group" }, "Group"), groupSel);
-    kind.addEventListener("change", async () => {
+    const groups = groupPicker("grant-group", "Group");
+    groups.field.hidden = true;
+    kind.addEventListener("change", () => {
       const isGroup = kind.value === "group";
       userField.hidden = isGroup;
       $("input", userField).required = !isGroup;
-      groupField.hidden = !isGroup;
-      if (isGroup && !groupSel.options.length) {
-        try {
-          const { data } = await api("GET", "groups" + qs({ page_size: 1000 }));
-          fill(groupSel, ...data.results.map((g) => h("option", { value: g.id }, g.name)));
-        } catch (err) { fail(err); }
-      }
+      groups.field.hidden = !isGroup;
     });
     const form = h("form", { id: "grant-form", class: "inline-form", novalidate: true },
       h("h3", {}, "Grant a role"),
       h("div", { class: "toolbar" },
         h("div", { class: "field" }, h("label", { for: "grant-type" }, "Grant to"), kind),
-        userField, groupField,
+        userField, groups.field,
         h("div", { class: "field" }, h("label", { for: "grant-role" }, "Role"), roleSelect("member", { id: "grant-role", name: "role" })),
         h("div", { class: "field end" }, h("button", { type: "submit", id: "grant-submit" }, "Grant"))),
       h("p", { class: "form-error", role: "alert", id: "grant-error" }));
@@ -668,47 +956,96 @@ function viewWorkspace(id) {
           if (!u) { err.textContent = `No user named "${name.trim()}".`; return; }
           path = `workspaces/${id}/permissions/users/${u.id}`;
         } else {
-          if (!groupSel.value) { err.textContent = "Choose a group."; return; }
-          path = `workspaces/${id}/permissions/groups/${groupSel.value}`;
+          const g = await groups.resolve();
+          if (!g) { err.textContent = groups.input.value.trim() ? `No group named "${groups.input.value.trim()}".` : "Choose a group."; return; }
+          path = `workspaces/${id}/permissions/groups/${g.id}`;
         }
         const { data } = await api("PUT", path, { role: form.elements.role.value });
         setStatus(`Granted ${data.role} to ${data.subject.type} ${data.subject.name}.`, "ok");
-        loadAll();
+        reloadAll();
       } catch (e) { err.textContent = e.message; }
     });
     return form;
   }
 
+  function manageCard() {
+    const del = h("button", { type: "button", class: "danger", id: "workspace-delete", onclick: async () => {
+      if (!await confirmDialog("Delete " + ws.name + "?",
+        "The workspace and its grants go for good. Its activities stay in their actors' feeds, without a workspace.", "Delete workspace")) return;
+      try {
+        await api("DELETE", "workspaces/" + id);
+        location.hash = "#/workspaces";
+        setStatus("Deleted " + ws.name + ".", "ok");
+      } catch (err) { fail(err); }
+    } }, "Delete…");
+    return h("div", { class: "card", id: "workspace-manage" }, h("h2", {}, "Settings"),
+      renameForm("workspace-rename", ws, state.me.isAdmin ? [["name", "Name"], ["slug", "Slug"]] : [["name", "Name"]], async (body) => {
+        ({ data: ws } = await api("PATCH", "workspaces/" + id, body));
+        $("h1", root).firstChild.textContent = ws.name;
+        $("h1 .badge", root).textContent = ws.slug;
+        setStatus("Saved.", "ok");
+      }),
+      h("div", { class: "actions" }, del));
+  }
+
   (async () => {
+    let mine = null;
     try {
       ({ data: ws } = await api("GET", "workspaces/" + id));
+      if (!state.me.isAdmin) {
+        // The caller's own role: the members list filtered to them is not
+        // an API query, so look for them on the pages of members.
+        for (let page = 1; !mine; page++) {
+          const { data } = await api("GET", `workspaces/${id}/members` + qs({ page, page_size: 1000 }));
+          mine = data.results.find((m) => m.id === state.me.id) || null;
+          if (!data.next) break;
+        }
+      }
     } catch (err) {
       fill(root, h("h1", { tabindex: "-1" }, "Workspace"), h("p", { class: "form-error" }, err.message));
       return;
     }
+    canManage = state.me.isAdmin || (mine && mine.role === "admin");
+    fill(membersBox, h("h2", {}, "Members"),
+      h("p", { class: "hint" }, "Everyone with access, with their effective role and where it comes from."), membersList);
+    fill(grantsBox, h("h2", {}, "Grants"), grantsList, canManage ? grantForm() : null);
     fill(root, h("h1", { tabindex: "-1" }, ws.name, " ", h("span", { class: "badge" }, ws.slug)),
-      h("p", { class: "hint" }, "Created " + fmtTime(ws.createdAt)), h("div", { class: "columns" }, membersBox, grantsBox));
-    loadAll();
+      h("p", { class: "hint" }, "Created " + fmtTime(ws.createdAt)),
+      canManage ? manageCard() : null,
+      h("div", { class: "columns" }, membersBox, grantsBox),
+      h("div", { class: "card", id: "workspace-activity" }, h("h2", {}, "Activity"),
+        activityTable(`workspaces/${id}/activities`, { id: "workspace-activity-results", tableId: "workspace-activity-table" })));
+    reloadAll();
   })();
   return root;
+}
+
+// viewActivity is the site-wide activity view: for admins every activity
+// (the audit log), for others what they may see.
+function viewActivity() {
+  return h("section", {}, h("h1", { tabindex: "-1" }, state.me.isAdmin ? "Audit log" : "Activity"),
+    h("p", { class: "hint" }, state.me.isAdmin ? "Every activity: sign-ins, changes to users, groups, workspaces, tokens and webhooks, and what clients post."
+      : "The activities you may see: yours and those in your workspaces."),
+    h("div", { class: "card" }, activityTable("activities", { site: true, tableId: "audit-table" })));
 }
 
 // ---- groups --------------------------------------------------------------
 
 function viewGroups(params) {
-  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
-  const results = h("div", { id: "group-results" });
-  async function load() {
-    try {
-      const { data } = await api("GET", "groups" + qs({ page, page_size: PAGE_SIZE }));
-      const rows = data.results.map((g) => h("tr", {},
-        h("td", {}, h("a", { href: "#/groups/" + g.id }, g.name)), h("td", {}, g.memberCount)));
-      fill(results, table(["Name", "Members"], rows.length ? rows : emptyRow(2, "No groups.")),
-        pager(page, data, (p) => { page = p; load(); }, "Group pages"));
-    } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
-  }
-  load();
-  const parts = [h("h1", { tabindex: "-1" }, "Groups"), results];
+  let q = params.get("q") || "";
+  const results = h("div", { id: "group-results", "aria-live": "polite" });
+  const reload = pagedList(results, async (p) => (await api("GET", "groups" + qs(Object.assign({ q }, p)))).data, (data) => {
+    const rows = data.results.map((g) => h("tr", {},
+      h("td", {}, h("a", { href: "#/groups/" + g.id }, g.name)), h("td", {}, g.memberCount)));
+    return table(["Name", "Members"], rows.length ? rows : emptyRow(2, q ? "No groups match." : "No groups."), { id: "groups-table" });
+  }, "Group pages");
+  reload();
+  const parts = [h("h1", { tabindex: "-1" }, "Groups"),
+    searchBox("group-search", "Search groups", "Name", q, (v) => {
+      q = v;
+      history.replaceState(null, "", "#/groups" + qs({ q }));
+      reload(true);
+    }), results];
   if (state.me.isAdmin) {
     const form = h("form", { class: "card", id: "group-create", novalidate: true },
       h("h2", {}, "New group"), field("name", "Name", { required: true }),
@@ -719,7 +1056,7 @@ function viewGroups(params) {
       try {
         const { data } = await api("POST", "groups", { name: form.elements.name.value });
         location.hash = "#/groups/" + data.id;
-      } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+      } catch (err) { formError(form, err); }
     });
     parts.push(form);
   }
@@ -729,23 +1066,27 @@ function viewGroups(params) {
 function viewGroup(id) {
   const root = h("section", {}, h("h1", { tabindex: "-1" }, "Group"), h("p", {}, "Loading…"));
   const membersBox = h("div", { class: "card", id: "group-members" });
+  const membersList = h("div", { id: "group-member-results" });
+  const title = h("h2", {}, "Members");
   const admin = state.me.isAdmin;
+  let g;
 
-  async function loadMembers() {
-    try {
-      const { data } = await api("GET", `groups/${id}/members` + qs({ page_size: 1000 }));
-      const rows = data.results.map((u) => h("tr", {},
-        h("td", {}, h("a", { href: "#/users/" + u.id }, u.username)), h("td", {}, fullName(u)), h("td", {}, u.email),
-        admin ? h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": "Remove " + u.username,
-          onclick: async () => {
-            try { await api("DELETE", `groups/${id}/members/${u.id}`); setStatus(`Removed ${u.username}.`, "ok"); loadMembers(); } catch (err) { fail(err); }
-          } }, "Remove")) : null));
-      const cols = admin ? ["Username", "Name", "Email", ""] : ["Username", "Name", "Email"];
-      fill(membersBox, h("h2", {}, `Members (${data.count})`),
-        table(cols, rows.length ? rows : emptyRow(cols.length, "No members."), { id: "group-members-table" }),
-        admin ? addForm() : null);
-    } catch (err) { fail(err); }
-  }
+  const reloadMembers = pagedList(membersList, async (p) => {
+    const { data } = await api("GET", `groups/${id}/members` + qs(p));
+    title.textContent = `Members (${data.count})`;
+    return data;
+  }, (data) => {
+    const rows = data.results.map((u) => h("tr", {},
+      h("td", {}, h("a", { href: "#/users/" + u.id }, u.username)), h("td", {}, fullName(u)), h("td", {}, u.email),
+      admin ? h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": "Remove " + u.username,
+        onclick: async () => {
+          if (!await confirmDialog(`Remove ${u.username} from ${g.name}?`,
+            "They lose the access the group's grants give them.", "Remove")) return;
+          try { await api("DELETE", `groups/${id}/members/${u.id}`); setStatus(`Removed ${u.username}.`, "ok"); reloadMembers(); } catch (err) { fail(err); }
+        } }, "Remove")) : null));
+    const cols = admin ? ["Username", "Name", "Email", ""] : ["Username", "Name", "Email"];
+    return table(cols, rows.length ? rows : emptyRow(cols.length, "No members."), { id: "group-members-table" });
+  }, "Member pages");
 
   function addForm() {
     const picker = userPicker("member-user", "Username");
@@ -756,28 +1097,48 @@ function viewGroup(id) {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const err = $(".form-error", form);
+      err.textContent = "";
       const name = $("input", picker).value;
       try {
         const u = await findUserByUsername(name);
         if (!u) { err.textContent = `No user named "${name.trim()}".`; return; }
         await api("PUT", `groups/${id}/members/${u.id}`);
         setStatus(`Added ${u.username}.`, "ok");
-        loadMembers();
+        reloadMembers();
       } catch (e) { err.textContent = e.message; }
     });
     return form;
   }
 
+  function manageCard() {
+    const del = h("button", { type: "button", class: "danger", id: "group-delete", onclick: async () => {
+      if (!await confirmDialog("Delete " + g.name + "?",
+        "The group, its memberships and its workspace grants go for good; its members keep their own grants.", "Delete group")) return;
+      try {
+        await api("DELETE", "groups/" + id);
+        location.hash = "#/groups";
+        setStatus("Deleted " + g.name + ".", "ok");
+      } catch (err) { fail(err); }
+    } }, "Delete…");
+    return h("div", { class: "card", id: "group-manage" }, h("h2", {}, "Settings"),
+      renameForm("group-rename", g, [["name", "Name"]], async (body) => {
+        ({ data: g } = await api("PATCH", "groups/" + id, body));
+        $("h1", root).textContent = g.name;
+        setStatus("Saved.", "ok");
+      }),
+      h("div", { class: "actions" }, del));
+  }
+
   (async () => {
-    let g;
     try {
       ({ data: g } = await api("GET", "groups/" + id));
     } catch (err) {
       fill(root, h("h1", { tabindex: "-1" }, "Group"), h("p", { class: "form-error" }, err.message));
       return;
     }
-    fill(root, h("h1", { tabindex: "-1" }, g.name), membersBox);
-    loadMembers();
+    fill(membersBox, title, membersList, admin ? addForm() : null);
+    fill(root, h("h1", { tabindex: "-1" }, g.name), admin ? manageCard() : null, membersBox);
+    reloadMembers();
   })();
   return root;
 }
@@ -816,18 +1177,20 @@ function viewTokens(params) {
         return;
       }
     }
-    let page = 1;
+    let page = 1, size = PAGE_SIZE;
     const results = h("div", { id: "token-results", "aria-live": "polite" });
     const secretBox = h("div", { id: "new-token", class: "card", hidden: true });
 
     async function load() {
       try {
-        const { data } = await api("GET", base + qs({ page, page_size: PAGE_SIZE }));
+        const { data } = await api("GET", base + qs({ page, page_size: size }));
         const current = (token() || "").slice(0, 8);
         const rows = data.results.map((t) => {
           const isCurrent = mine && t.kind === "session" && t.prefix === current;
           const revoke = isCurrent ? h("span", { class: "hint" }, "this session")
             : h("button", { type: "button", class: "secondary", "data-revoke": t.id, onclick: async () => {
+              if (!await confirmDialog("Revoke " + (t.name || t.prefix + "…") + "?",
+                "Programs using it get 401 from now on; this cannot be undone.", "Revoke")) return;
               try {
                 await api("DELETE", "tokens/" + t.id);
                 setStatus("Revoked " + (t.name || t.prefix) + ".", "ok");
@@ -842,7 +1205,7 @@ function viewTokens(params) {
         });
         fill(results, table(["Name", "Kind", "Prefix", "Scopes", "Created", "Expires", "Last used", ""],
           rows.length ? rows : emptyRow(8, "No tokens."), { id: "tokens-table" }),
-        pager(page, data, (p) => { page = p; load(); }, "Token pages"));
+        pager({ page, size }, data, (p, sz) => { page = p; size = sz; load(); }, "Token pages"));
       } catch (err) { fill(results, h("p", { class: "form-error" }, err.message)); }
     }
 
@@ -879,8 +1242,7 @@ function viewTokens(params) {
         form.reset();
         load();
       } catch (err) {
-        const rest = showFieldErrors(form, err);
-        $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+        formError(form, err);
       }
     });
 
@@ -927,7 +1289,7 @@ function serviceAccountForm() {
       const { data } = await api("POST", "users", { username: form.elements.username.value, email: form.elements.email.value, isService: true });
       setStatus("Created the service account " + data.username + "; give it a token below.", "ok");
       location.hash = "#/tokens?user=" + data.id;
-    } catch (err) { $(".form-error", form).textContent = showFieldErrors(form, err).concat(err.message).join(" "); }
+    } catch (err) { formError(form, err); }
   });
   return form;
 }
@@ -987,7 +1349,7 @@ function workspaceChoice(selected) {
 
 // viewWebhooks lists the webhooks and creates one (admins only).
 function viewWebhooks(params) {
-  let page = Math.max(1, parseInt(params.get("page"), 10) || 1);
+  let page = Math.max(1, parseInt(params.get("page"), 10) || 1), size = PAGE_SIZE;
   const results = h("div", { id: "webhook-results", "aria-live": "polite" });
   const secretBox = h("div", { id: "new-webhook", class: "card", hidden: true });
   const workspaces = workspaceChoice(null);
@@ -995,7 +1357,7 @@ function viewWebhooks(params) {
 
   async function load() {
     try {
-      const { data } = await api("GET", "webhooks" + qs({ page, page_size: PAGE_SIZE }));
+      const { data } = await api("GET", "webhooks" + qs({ page, page_size: size }));
       const rows = data.results.map((w) => h("tr", { "data-webhook": w.id },
         h("td", {}, h("a", { href: "#/webhooks/" + w.id }, w.url), w.description ? h("p", { class: "hint" }, w.description) : null),
         h("td", { class: "scopes" }, w.verbs.length ? w.verbs.join(" ") : "all"),
@@ -1005,7 +1367,7 @@ function viewWebhooks(params) {
         h("td", {}, fmtTime(w.failingSince))));
       fill(results, table(["URL", "Verbs", "Workspace", "State", "Last delivery", "Failing since"],
         rows.length ? rows : emptyRow(6, "No webhooks."), { id: "webhooks-table" }),
-      pager(page, data, (p) => { page = p; load(); }, "Webhook pages"));
+      pager({ page, size }, data, (p, sz) => { page = p; size = sz; load(); }, "Webhook pages"));
     } catch (err) {
       if (err.status === 404 && page > 1) { page = 1; load(); return; }
       fill(results, h("p", { class: "form-error" }, err.message));
@@ -1040,8 +1402,7 @@ function viewWebhooks(params) {
       setStatus("Created the webhook for " + data.url + ".", "ok");
       load();
     } catch (err) {
-      const rest = showFieldErrors(form, err);
-      $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+      formError(form, err);
     }
   });
   workspaces.ready.then(load);
@@ -1056,7 +1417,7 @@ function viewWebhook(id) {
   const testResult = h("div", { id: "webhook-test-result", "aria-live": "polite" });
   const deliveriesBox = h("div", { class: "card", id: "webhook-deliveries" });
   let hook, workspaceName = "";
-  let page = 1;
+  let page = 1, size = PAGE_SIZE;
 
   function title() {
     return h("h1", { tabindex: "-1" }, "Webhook #" + hook.id, " ", webhookState(hook));
@@ -1126,7 +1487,7 @@ function viewWebhook(id) {
 
   async function loadDeliveries() {
     try {
-      const { data } = await api("GET", `webhooks/${id}/deliveries` + qs({ page, page_size: PAGE_SIZE }));
+      const { data } = await api("GET", `webhooks/${id}/deliveries` + qs({ page, page_size: size }));
       const rows = data.results.map((d) => h("tr", { "data-delivery": d.id },
         h("td", {}, fmtTime(d.at)),
         h("td", {}, d.activityId === null ? "test" : "#" + d.activityId),
@@ -1139,7 +1500,7 @@ function viewWebhook(id) {
         h("button", { type: "button", class: "secondary small", id: "deliveries-refresh", onclick: () => reload().catch(fail) }, "Refresh")),
       table(["At", "Activity", "Attempt", "Status", "Duration", "Error", "Next attempt"],
         rows.length ? rows : emptyRow(7, "No deliveries yet."), { id: "deliveries-table" }),
-      pager(page, data, (p) => { page = p; loadDeliveries(); }, "Delivery pages"));
+      pager({ page, size }, data, (p, sz) => { page = p; size = sz; loadDeliveries(); }, "Delivery pages"));
     } catch (err) {
       if (err.status === 404 && page > 1) { page = 1; loadDeliveries(); return; }
       fill(deliveriesBox, h("p", { class: "form-error" }, err.message));
@@ -1186,8 +1547,7 @@ function viewWebhook(id) {
         await reload();
         setStatus("Saved.", "ok");
       } catch (err) {
-        const rest = showFieldErrors(form, err);
-        $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+        formError(form, err);
       }
     });
     return form;
@@ -1205,6 +1565,20 @@ function viewWebhook(id) {
 }
 
 // ---- router --------------------------------------------------------------
+
+// showActivityNav adds the site-wide activity link to the navigation (once),
+// after Groups; it is built here so that index.html's navigation stays as
+// other features extend it.
+function showActivityNav() {
+  const nav = $("#nav");
+  let link = $('a[data-section="activity"]', nav);
+  if (!link) {
+    link = h("a", { href: "#/activity", "data-section": "activity", id: "nav-activity" }, "Activity");
+    const groups = $('a[data-section="groups"]', nav);
+    if (groups) groups.after(link); else nav.append(link);
+  }
+  link.textContent = state.me.isAdmin ? "Audit log" : "Activity";
+}
 
 async function route(message) {
   for (const fn of state.cleanup.splice(0)) fn();
@@ -1226,6 +1600,9 @@ async function route(message) {
   $("#whoami").hidden = false;
   $("#whoami-name").textContent = state.me.username + (state.me.isAdmin ? " (admin)" : "");
   $("#nav-webhooks").hidden = !state.me.isAdmin;
+  showActivityNav();
+  // Only admins administer Roster: others see "Roster", not "Roster admin".
+  $(".brand span").hidden = !state.me.isAdmin;
   setStatus(message || "");
 
   const [path, query] = (location.hash.slice(1) || "/users").split("?");
@@ -1241,10 +1618,11 @@ async function route(message) {
   else if (section === "workspaces") view = id ? viewWorkspace(id) : viewWorkspaces(params);
   else if (section === "groups") view = id ? viewGroup(id) : viewGroups(params);
   else if (section === "tokens") view = viewTokens(params);
+  else if (section === "activity") view = viewActivity();
   else if (section === "webhooks" && state.me.isAdmin) view = id ? viewWebhook(id) : viewWebhooks(params);
   else view = h("section", {}, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/users" }, "Back to users")));
   fill(main, view);
-  document.title = ($("h1", main).textContent || "Roster") + " · Roster admin";
+  document.title = ($("h1", main).textContent || "Roster") + (state.me.isAdmin ? " · Roster admin" : " · Roster");
   if (message === undefined) main.focus({ preventScroll: true });
 }
 

@@ -71,16 +71,42 @@
 
   function refName(obj) { return obj && obj.$ref ? obj.$ref.split("/").pop() : null; }
 
+  const STRING_FORMATS = new Set(["uri", "email", "date-time", "date", "uuid", "hostname", "ipv4", "ipv6"]);
+
+  // typeOf names a schema's type as a reader expects: refs by name, consts
+  // as their value, "string (uri)" for a format without a type, and "any
+  // JSON value" only for a schema that says nothing.
   function typeOf(s) {
     const name = refName(s);
     if (name) return name;
+    if (s.const !== undefined) return JSON.stringify(s.const);
     if (s.type === "array") return "array of " + typeOf(s.items || {});
-    if (Array.isArray(s.type)) return s.type.join(" | ");
     if (s.allOf) return s.allOf.map(typeOf).join(" & ");
-    if (s.oneOf || s.anyOf) return (s.oneOf || s.anyOf).map(typeOf).join(" | ");
-    let t = s.type || (s.properties ? "object" : "any");
+    if (s.oneOf || s.anyOf) return [...new Set((s.oneOf || s.anyOf).map(typeOf))].join(" | ");
+    let t = Array.isArray(s.type) ? s.type.join(" | ")
+      : s.type || (s.properties ? "object" : s.format && STRING_FORMATS.has(s.format) ? "string" : s.enum ? "enum" : "any JSON value");
     if (s.format) t += " (" + s.format + ")";
     return t;
+  }
+
+  // example returns the first example a schema, parameter or media object
+  // carries, or undefined.
+  function example(o) {
+    if (!o) return undefined;
+    if (o.example !== undefined) return o.example;
+    if (Array.isArray(o.examples) && o.examples.length) return o.examples[0];
+    if (o.examples && typeof o.examples === "object") {
+      const first = Object.values(o.examples)[0];
+      if (first) return resolve(first).value;
+    }
+    if (o.schema) return example(resolve(o.schema));
+    return undefined;
+  }
+
+  function exampleBlock(value, label) {
+    if (value === undefined) return null;
+    const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+    return h("div", { class: "example" }, h("p", { class: "hint" }, label || "Example"), h("pre", {}, h("code", {}, text)));
   }
 
   function constraints(s) {
@@ -135,7 +161,8 @@
   function content(c) {
     if (!c) return null;
     return Object.entries(c).map(([type, media]) => h("div", {},
-      h("p", { class: "hint" }, h("code", {}, type)), media.schema ? schema(media.schema, 0) : null));
+      h("p", { class: "hint" }, h("code", {}, type)), media.schema ? schema(media.schema, 0) : null,
+      exampleBlock(example(media))));
   }
 
   function parameters(params) {
@@ -146,7 +173,8 @@
       return h("tr", {},
         h("td", {}, h("code", {}, p.name), p.required ? h("span", { class: "req" }, " required") : null),
         h("td", {}, p.in), h("td", {}, h("span", { class: "type" }, typeOf(p.schema || {})), constraints(s)),
-        h("td", {}, inline(p.description || "")));
+        h("td", {}, inline(p.description || ""),
+          example(p) !== undefined ? h("span", { class: "hint" }, " Example: ", h("code", {}, String(example(p)))) : null));
     });
     return [h("h4", {}, "Parameters"), h("div", { class: "table-wrap" }, h("table", {},
       h("thead", {}, h("tr", {}, ["Name", "In", "Type", "Description"].map((c) => h("th", { scope: "col" }, c)))),
@@ -174,7 +202,95 @@
       md(op.description),
       parameters(params),
       body ? [h("h4", {}, "Request body", body.required ? " (required)" : ""), md(body.description), content(body.content)] : null,
-      h("h4", {}, "Responses"), responses);
+      h("h4", {}, "Responses"), responses,
+      tryIt(path, method, params.map(resolve), body, isPublic));
+  }
+
+  // ---- try it out --------------------------------------------------------
+
+  const TOKEN_KEY = "roster.token"; // the console's sign-in, same origin
+  const API_ROOT = new URL("../../", document.baseURI).pathname; // the server's root
+
+  function tokenValue() { const t = document.getElementById("try-token"); return t ? t.value.trim() : ""; }
+
+  // tryIt is a form that sends the operation to this server with the
+  // token of the page's token field and shows the answer.
+  function tryIt(path, method, params, body, isPublic) {
+    const inputs = params.filter((p) => p.in === "path" || p.in === "query").map((p) => {
+      const id = "try-" + Math.random().toString(36).slice(2);
+      const ex = example(p);
+      return { p, el: h("input", { id, name: p.name, type: "text", value: p.in === "path" && ex !== undefined ? String(ex) : "",
+        placeholder: ex !== undefined ? String(ex) : "", autocomplete: "off" }), label: h("label", { for: id }, p.name, " (", p.in, ")") };
+    });
+    const media = body && body.content && body.content["application/json"];
+    const ta = media ? h("textarea", { rows: 6, class: "try-body", "aria-label": "Request body (JSON)" }) : null;
+    if (ta) { const ex = example(media); ta.value = ex === undefined ? "{}" : JSON.stringify(ex, null, 2); }
+    const out = h("div", { class: "try-result", "aria-live": "polite" });
+    const send = h("button", { type: "submit" }, "Send");
+    const form = h("form", { class: "try-form" },
+      h("div", { class: "grid" }, inputs.map((i) => h("div", { class: "field" }, i.label, i.el))),
+      ta ? h("div", { class: "field" }, h("label", {}, "Body (JSON)"), ta) : null,
+      h("div", { class: "actions" }, send, isPublic ? null : h("span", { class: "hint" }, "Sent with the token above.")),
+      out);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      let url = path;
+      const query = new URLSearchParams();
+      for (const { p, el } of inputs) {
+        if (p.in === "path") url = url.replace("{" + p.name + "}", encodeURIComponent(el.value.trim()));
+        else if (el.value !== "") query.set(p.name, el.value);
+      }
+      const qs = query.toString();
+      const headers = { Accept: "application/json" };
+      const tok = tokenValue();
+      if (tok && !isPublic) headers.Authorization = "Bearer " + tok;
+      const opts = { method: method.toUpperCase(), headers };
+      if (ta) { headers["Content-Type"] = "application/json"; opts.body = ta.value; }
+      send.disabled = true;
+      try {
+        const res = await fetch(API_ROOT + url.replace(/^\//, "") + (qs ? "?" + qs : ""), opts);
+        const text = await res.text();
+        let shown = text;
+        try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (e) { /* not JSON */ }
+        fill(out, h("p", { class: "try-status" }, h("strong", {}, String(res.status)), " ", res.statusText, " · ",
+          h("code", {}, opts.method + " " + url + (qs ? "?" + qs : ""))), text ? h("pre", {}, h("code", {}, shown.slice(0, 20000))) : null);
+      } catch (err) {
+        fill(out, h("p", { class: "form-error" }, "The request failed: " + err.message));
+      } finally { send.disabled = false; }
+    });
+    return h("details", { class: "try" }, h("summary", {}, "Try it out"), form);
+  }
+
+  // tokenBar is the page's token field (prefilled from the console's
+  // sign-in in this tab) and the search box that filters operations.
+  function tokenBar() {
+    const tok = h("input", { id: "try-token", type: "password", autocomplete: "off", placeholder: "Paste a token, or sign in to the console" });
+    tok.value = sessionStorage.getItem(TOKEN_KEY) || "";
+    const search = h("input", { id: "docs-search", type: "search", autocomplete: "off", placeholder: "Path, summary or word" });
+    search.addEventListener("input", () => filter(search.value));
+    return h("div", { class: "card docs-tools" },
+      h("div", { class: "grid" },
+        h("div", { class: "field" }, h("label", { for: "docs-search" }, "Search operations"), search),
+        h("div", { class: "field" }, h("label", { for: "try-token" }, "Bearer token for \"Try it out\""), tok)),
+      h("p", { class: "hint", id: "docs-count", "aria-live": "polite" }));
+  }
+
+  // filter hides the operations (and their table-of-contents entries) that
+  // do not contain every word of q in their method, path, summary,
+  // description or parameter names.
+  function filter(q) {
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const op of document.querySelectorAll(".op")) {
+      const text = op.dataset.search || (op.dataset.search = (op.dataset.method + " " + op.dataset.path + " " + op.textContent).toLowerCase());
+      const hit = words.every((w) => text.includes(w));
+      op.hidden = !hit;
+      const link = document.querySelector('#toc a[href="#' + CSS.escape(op.id) + '"]');
+      if (link) link.parentElement.hidden = !hit;
+      if (hit) shown++;
+    }
+    for (const sec of document.querySelectorAll("main section[id^=tag-]")) sec.hidden = !sec.querySelector(".op:not([hidden])");
+    document.getElementById("docs-count").textContent = words.length ? shown + " operations match." : "";
   }
 
   function render() {
@@ -210,6 +326,7 @@
       h("h1", {}, info.title || "API", " ", h("span", { class: "badge" }, info.version || "")),
       info.summary ? h("p", {}, info.summary) : null,
       h("details", {}, h("summary", {}, "About this API"), md(info.description)),
+      tokenBar(),
       sections);
     main.dataset.operations = String(main.querySelectorAll(".op").length);
     if (location.hash.length > 1) {
