@@ -7,9 +7,9 @@ import (
 )
 
 // cacheLayer is what the store reuses instead of reading it again:
-// FindSession's answers for a short time (sessioncache.go), and pages of
+// FindSession's answers for a short time (sessioncache.go), pages of
 // FindUsers and the deep-page checkpoints per users version
-// (listcache.go). Every answer it gives is one the database would give
+// (listcache.go), and search counts per users version (searchcache.go). Every answer it gives is one the database would give
 // (each cache says why), so the store behaves the same with it off.
 //
 // A nil *cacheLayer is the layer switched off (SetCache(false)): it keeps
@@ -17,10 +17,11 @@ import (
 type cacheLayer struct {
 	sessions *sessionCache
 	lists    *listCache
+	searches *searchCountCache
 }
 
 func newCacheLayer(sessionTTL time.Duration) *cacheLayer {
-	return &cacheLayer{sessions: newSessionCache(sessionTTL), lists: newListCache()}
+	return &cacheLayer{sessions: newSessionCache(sessionTTL), lists: newListCache(), searches: newSearchCountCache()}
 }
 
 // SetCache switches the cache layer on (the default) or off. Call it
@@ -82,4 +83,17 @@ func (c *cacheLayer) checkpoints(set listSet) (cps []int64, start bool) {
 		return nil, false
 	}
 	return c.lists.checkpoints(set)
+}
+
+func (c *cacheLayer) searchCounts(k searchKey) (searchCount, bool) {
+	if c == nil {
+		return searchCount{}, false
+	}
+	return c.searches.get(k)
+}
+
+func (c *cacheLayer) putSearchCounts(k searchKey, n searchCount) {
+	if c != nil {
+		c.searches.put(k, n)
+	}
 }
