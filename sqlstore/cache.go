@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -85,15 +86,11 @@ func (c *cacheLayer) checkpoints(set listSet) (cps []int64, start bool) {
 	return c.lists.checkpoints(set)
 }
 
-func (c *cacheLayer) searchCounts(k searchKey) (searchCount, bool) {
+// searchCounts is searchCountCache.count; with the layer off, count runs
+// every time.
+func (c *cacheLayer) searchCounts(ctx context.Context, k searchKey, count func() (searchCount, error)) (searchCount, error) {
 	if c == nil {
-		return searchCount{}, false
+		return count()
 	}
-	return c.searches.get(k)
-}
-
-func (c *cacheLayer) putSearchCounts(k searchKey, n searchCount) {
-	if c != nil {
-		c.searches.put(k, n)
-	}
+	return c.searches.count(ctx, k, count)
 }

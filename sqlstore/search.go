@@ -52,12 +52,9 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return nil, 0, err
 	}
 	key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
-	counts, ok := db.cache.searchCounts(key)
-	if !ok {
-		if counts, err = db.searchCounts(ctx, tx, s); err != nil {
-			return nil, 0, err
-		}
-		db.cache.putSearchCounts(key, counts)
+	counts, err := db.cache.searchCounts(ctx, key, func() (searchCount, error) { return db.searchCounts(ctx, tx, s) })
+	if err != nil {
+		return nil, 0, db.mapErr(err)
 	}
 	users := []*roster.User{}
 	if counts.total == 0 || s.Offset >= counts.total {
