@@ -303,13 +303,15 @@ func urlEscape(s string) string {
 }
 
 // binCommit returns the commit the roster binary was built from (its VCS
-// build info), with "+modified" when the tree had uncommitted changes.
+// build info), with "+modified" when the tree had uncommitted changes. A
+// binary built without VCS stamping (GOFLAGS=-buildvcs=false) gets the
+// working directory's HEAD, said so.
 func binCommit(bin string) string {
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	rev, modified := "unknown", ""
+	rev, modified := "", ""
 	for _, s := range info.Settings {
 		switch {
 		case s.Key == "vcs.revision":
@@ -317,6 +319,13 @@ func binCommit(bin string) string {
 		case s.Key == "vcs.modified" && s.Value == "true":
 			modified = "+modified"
 		}
+	}
+	if rev == "" {
+		head, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+		if err != nil {
+			return "unknown (the binary has no VCS stamp)"
+		}
+		return strings.TrimSpace(string(head)) + " (HEAD of the working directory; the binary has no VCS stamp)"
 	}
 	return rev + modified
 }
