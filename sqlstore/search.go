@@ -95,41 +95,58 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return QueryUsers(ctx, tx, "SELECT "+UserColumns+" FROM users u WHERE "+where+" ORDER BY u.id LIMIT ? OFFSET ?",
 			append(args, limit, offset)...)
 	}
-	groups := []struct {
-		n     int
-		fetch func(offset, limit int) ([]*roster.User, error)
-	}{
-		{len(exact), func(offset, limit int) ([]*roster.User, error) {
+	groups := []SearchGroup{
+		{N: len(exact), Fetch: func(offset, limit int) ([]*roster.User, error) {
 			return exact[offset : offset+limit], nil
 		}},
-		{nPrefix, func(offset, limit int) ([]*roster.User, error) {
+		{N: nPrefix, Fetch: func(offset, limit int) ([]*roster.User, error) {
 			return readGroup(prefix+" AND NOT "+exactCond, append(append([]any{}, prefixArgs...), exactArgs...), nPrefix, offset, limit)
 		}},
-		{nRest, func(offset, limit int) ([]*roster.User, error) {
+		{N: nRest, Fetch: func(offset, limit int) ([]*roster.User, error) {
 			return readGroup("NOT "+prefix, prefixArgs, nRest, offset, limit)
 		}},
 	}
-	offset, limit := s.Offset, s.Limit
+	page, err := ReadRankedPage(s.Page, groups)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search %q: %w", s.Query, err)
+	}
+	return append(users, page...), counts.total, nil
+}
+
+// SearchGroup is one rank group of a search: its size and a function that
+// reads limit of its users from offset, in id order.
+type SearchGroup struct {
+	N     int
+	Fetch func(offset, limit int) ([]*roster.User, error)
+}
+
+// ReadRankedPage reads page from groups taken one after the other, each
+// from where the page starts in it, stopping at the page's end. A group
+// that gives fewer users than its size says is an error: the counts are
+// out of step with the rows.
+func ReadRankedPage(page roster.Page, groups []SearchGroup) ([]*roster.User, error) {
+	users := []*roster.User{}
+	offset, limit := page.Offset, page.Limit
 	for _, g := range groups {
 		if limit <= 0 {
 			break
 		}
-		if offset >= g.n {
-			offset -= g.n
+		if offset >= g.N {
+			offset -= g.N
 			continue
 		}
-		n := min(limit, g.n-offset)
-		page, err := g.fetch(offset, n)
+		n := min(limit, g.N-offset)
+		got, err := g.Fetch(offset, n)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		if len(page) != n {
-			return nil, 0, fmt.Errorf("search counts out of step for %q: read %d users of a group, want %d", s.Query, len(page), n)
+		if len(got) != n {
+			return nil, fmt.Errorf("counts out of step: read %d users of a group, want %d", len(got), n)
 		}
-		users = append(users, page...)
+		users = append(users, got...)
 		offset, limit = 0, limit-n
 	}
-	return users, counts.total, nil
+	return users, nil
 }
 
 // searchCounts counts the matches of s and those where every term starts
