@@ -171,6 +171,8 @@ func (d *dialect) MapErr(err error) error {
 			return fmt.Errorf("%w: %w", &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is busy; retry."}, err)
 		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"), pe.Code == "53300": // connection, shutdown, too many connections
 			return fmt.Errorf("%w: %w", errUnavailable, err)
+		case pe.Code == "57014", pe.Code == "55P03": // query_canceled (statement_timeout, a cancel request), lock_not_available (lock_timeout)
+			return fmt.Errorf("%w: %w", errTimedOut, err)
 		}
 		return err
 	}
@@ -185,7 +187,10 @@ func (d *dialect) MapErr(err error) error {
 	return err
 }
 
-var errUnavailable = &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is not available."}
+var (
+	errUnavailable = &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database is not available."}
+	errTimedOut    = &roster.Error{Code: roster.EUNAVAILABLE, Message: "The database did not answer in time."}
+)
 
 // Listen calls wake for every activity committed by any instance until ctx
 // ends, reconnecting a second after a lost or refused connection; each

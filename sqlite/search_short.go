@@ -90,14 +90,11 @@ func (d dialect) searchShort(ctx context.Context, tx sqlstore.Querier, s roster.
 		return float64(offset+limit) * float64(all) / float64(n)
 	}
 
-	groups := []struct {
-		n     int
-		fetch func(offset, limit int) ([]*roster.User, error)
-	}{
-		{len(exact), func(offset, limit int) ([]*roster.User, error) {
+	groups := []sqlstore.SearchGroup{
+		{N: len(exact), Fetch: func(offset, limit int) ([]*roster.User, error) {
 			return exact[offset : offset+limit], nil
 		}},
-		{nPrefix, func(offset, limit int) ([]*roster.User, error) {
+		{N: nPrefix, Fetch: func(offset, limit int) ([]*roster.User, error) {
 			where, args := " WHERE "+anyPrefix, slices.Clone(prefixArgs)
 			// A range scan of an index costs a few times less a row than
 			// a scan of the table, but the whole group is read and sorted.
@@ -111,7 +108,7 @@ func (d dialect) searchShort(ctx context.Context, tx sqlstore.Querier, s roster.
 				" AND u.username_fold <> ? AND u.email_fold <> ?"+active+" ORDER BY u.id LIMIT ? OFFSET ?",
 				append(append(append(args, t, t), activeArgs...), limit, offset)...)
 		}},
-		{nRest, func(offset, limit int) ([]*roster.User, error) {
+		{N: nRest, Fetch: func(offset, limit int) ([]*roster.User, error) {
 			from, args := "users u", []any(nil)
 			// Through the trigram index (restFrom), the candidates are
 			// at most the users that contain the term; reading each
@@ -127,27 +124,11 @@ func (d dialect) searchShort(ctx context.Context, tx sqlstore.Querier, s roster.
 				append(append(append(append(args, t), prefixArgs...), activeArgs...), limit, offset)...)
 		}},
 	}
-	offset, limit := s.Offset, s.Limit
-	for _, g := range groups {
-		if limit <= 0 {
-			break
-		}
-		if offset >= g.n {
-			offset -= g.n
-			continue
-		}
-		n := min(limit, g.n-offset)
-		page, err := g.fetch(offset, n)
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(page) != n {
-			return nil, 0, fmt.Errorf("search_grams out of step for %q: read %d users of a group, want %d", t, len(page), n)
-		}
-		users = append(users, page...)
-		offset, limit = 0, limit-n
+	page, err := sqlstore.ReadRankedPage(s.Page, groups)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search_grams out of step for %q: %w", t, err)
 	}
-	return users, contain, nil
+	return append(users, page...), contain, nil
 }
 
 // restFrom returns the FROM clause that narrows the last group of a search

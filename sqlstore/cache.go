@@ -1,15 +1,16 @@
 package sqlstore
 
 import (
+	"context"
 	"time"
 
 	"github.com/rosterhq/roster"
 )
 
 // cacheLayer is what the store reuses instead of reading it again:
-// FindSession's answers for a short time (sessioncache.go), and pages of
+// FindSession's answers for a short time (sessioncache.go), pages of
 // FindUsers and the deep-page checkpoints per users version
-// (listcache.go). Every answer it gives is one the database would give
+// (listcache.go), and search counts per users version (searchcache.go). Every answer it gives is one the database would give
 // (each cache says why), so the store behaves the same with it off.
 //
 // A nil *cacheLayer is the layer switched off (SetCache(false)): it keeps
@@ -17,10 +18,11 @@ import (
 type cacheLayer struct {
 	sessions *sessionCache
 	lists    *listCache
+	searches *searchCountCache
 }
 
 func newCacheLayer(sessionTTL time.Duration) *cacheLayer {
-	return &cacheLayer{sessions: newSessionCache(sessionTTL), lists: newListCache()}
+	return &cacheLayer{sessions: newSessionCache(sessionTTL), lists: newListCache(), searches: newSearchCountCache()}
 }
 
 // SetCache switches the cache layer on (the default) or off. Call it
@@ -82,4 +84,13 @@ func (c *cacheLayer) checkpoints(set listSet) (cps []int64, start bool) {
 		return nil, false
 	}
 	return c.lists.checkpoints(set)
+}
+
+// searchCounts is searchCountCache.count; with the layer off, count runs
+// every time.
+func (c *cacheLayer) searchCounts(ctx context.Context, k searchKey, count func() (searchCount, error)) (searchCount, error) {
+	if c == nil {
+		return count()
+	}
+	return c.searches.count(ctx, k, count)
 }

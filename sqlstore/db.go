@@ -289,7 +289,7 @@ func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
 	if err := db.d.BeginWrite(ctx, tx); err != nil {
 		return db.mapErr(err)
 	}
-	w := &wtx{conn: conn{raw: tx, db: db}}
+	w := &wtx{conn: conn{raw: tx, db: db, txCtx: ctx}}
 	if err := fn(w); err != nil {
 		return db.mapErr(err)
 	}
@@ -327,7 +327,7 @@ func (db *DB) beginRead(ctx context.Context) (Querier, func(), error) {
 		cancel()
 		return nil, nil, db.mapErr(err)
 	}
-	return conn{raw: tx, db: db}, func() { _ = tx.Rollback(); cancel() }, nil
+	return conn{raw: tx, db: db, txCtx: ctx}, func() { _ = tx.Rollback(); cancel() }, nil
 }
 
 // Querier runs queries written with ? placeholders: conn rebinds them for
@@ -336,6 +336,8 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) Scanner
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	// Err maps an error met while reading the rows of QueryContext.
+	Err(err error) error
 }
 
 // Scanner is a row to scan.
@@ -355,13 +357,32 @@ type conn struct {
 	db  *DB
 	// detach makes statements ignore cancellation (grouped transactions).
 	detach bool
+	// txCtx, in a read transaction, is the transaction's context, bounded
+	// by the operation timeout: its statements run under it. Under the
+	// caller's context, a statement outlived the transaction that the
+	// timeout rolled back under it, and failed with "transaction has
+	// already been committed or rolled back" or "Rows are closed" (500s
+	// instead of 503s, TestTimeoutIsUnavailable).
+	txCtx context.Context
 }
 
-func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if c.detach {
-		ctx = context.WithoutCancel(ctx)
+// ctx is the context of a statement called with ctx.
+func (c conn) ctx(ctx context.Context) context.Context {
+	switch {
+	case c.detach:
+		return context.WithoutCancel(ctx)
+	case c.txCtx != nil:
+		return c.txCtx
 	}
-	rows, err := c.raw.QueryContext(ctx, c.db.q(query), args...)
+	return ctx
+}
+
+// Err maps an error met while reading rows (rows.Next, Scan, rows.Err) as
+// the statements' own errors are mapped.
+func (c conn) Err(err error) error { return c.db.mapErr(err) }
+
+func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := c.raw.QueryContext(c.ctx(ctx), c.db.q(query), args...)
 	return rows, c.db.mapErr(err)
 }
 
@@ -370,8 +391,8 @@ func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 // (interrupting a statement would roll back every request of the group;
 // the request's bound applies to its wait for the committer instead).
 func (c conn) stmtCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if c.detach {
-		return context.WithoutCancel(ctx), func() {}
+	if c.detach || c.txCtx != nil {
+		return c.ctx(ctx), func() {}
 	}
 	return c.db.bound(ctx)
 }

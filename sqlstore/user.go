@@ -331,11 +331,11 @@ func QueryUsers(ctx context.Context, q Querier, query string, args ...any) ([]*r
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, err
+			return nil, q.Err(err)
 		}
 		users = append(users, u)
 	}
-	return users, rows.Err()
+	return users, q.Err(rows.Err())
 }
 
 // CountUsers returns the number of users.

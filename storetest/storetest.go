@@ -91,12 +91,6 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		t.Run(name, func(t *testing.T) {
 			for _, tt := range tests {
-				if !cache && tt.name == "SearchRandomized" {
-					// Searches read nothing of the cache layer, and this
-					// test is most of the suite's time (minutes under
-					// -race); the other search tests run both ways.
-					continue
-				}
 				t.Run(tt.name, func(t *testing.T) {
 					s := open(t)
 					s.SetCache(cache)

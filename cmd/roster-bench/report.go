@@ -37,8 +37,8 @@ func report(c config, fx *fixture, rs []result) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(&b, "Run %s on %s: %d CPUs, %s, %s/%s; load average before the report: %s\n\n", time.Now().UTC().Format(time.RFC3339), host,
-		runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Fprintf(&b, "Run %s on %s (roster at commit %s): %d CPUs, %s, %s/%s; load average before the report: %s\n\n", c.started.Format(time.RFC3339), host,
+		c.commit, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(&b, "Database %s: %d users, %d activities. HTTP scenarios: %d closed-loop keep-alive clients, %s warm-up, %s measured each; "+
 		"latencies from a log-linear histogram (within ~5%%).\n\n", redact(c.db), fx.users, fx.activities, c.concurrency, c.warmup, c.duration)
 	b.WriteString("SSE rows: clients is the number of subscribers; errors are failed connections (sse-idle) and missed deliveries (sse-fanout).\n\n")
