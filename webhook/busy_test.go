@@ -19,7 +19,8 @@ import (
 
 // TestBusyYields: while Busy reports a saturated API, at most BusyWorkers
 // attempts are in flight, one per webhook; when it clears, the deliverer
-// goes back to Workers and PerWebhook and delivers the backlog.
+// goes back to Workers and PerWebhook, fans out what was posted meanwhile
+// and delivers the backlog.
 func TestBusyYields(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
@@ -65,6 +66,10 @@ func TestBusyYields(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The fan-out waits while busy: these jobs were made before.
+	if _, err := db.DispatchWebhookJobs(ctx, 500); err != nil {
+		t.Fatal(err)
+	}
 	var busy atomic.Bool
 	busy.Store(true)
 	d := webhook.New(webhook.Options{Store: db, Encode: httpapi.ActivityJSON, FormatTime: httpapi.FormatTime,
@@ -101,8 +106,14 @@ func TestBusyYields(t *testing.T) {
 	}
 	mu.Unlock()
 
+	const later = 5 // posted while busy: fanned out once it clears
+	for range later {
+		if err := db.CreateActivity(ctx, &roster.Activity{ActorID: admin.ID, Verb: "probe.made"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	busy.Store(false)
-	waitDelivered(hooks * acts)
+	waitDelivered(hooks * (acts + later))
 	mu.Lock()
 	defer mu.Unlock()
 	if mostTotal.Load() <= 2 {

@@ -50,9 +50,11 @@ type Options struct {
 	// Poll is how often the queue is read without a Notify (default 1 s).
 	Poll time.Duration
 	// Busy, when set, reports that the API is saturated. The Deliverer then
-	// yields: it keeps at most BusyWorkers attempts in flight, one per
-	// webhook, so deliveries fall behind (durably queued) rather than take
-	// CPU and writes from the API, and catch up when it is quiet.
+	// yields: it defers the fan-out of new activities into jobs and keeps
+	// at most BusyWorkers attempts in flight, one per webhook, so
+	// deliveries fall behind (durably: the fan-out cursor and the jobs are
+	// in the database) rather than take CPU and writes from the API, and
+	// catch up when it is quiet.
 	Busy func() bool
 	// BusyWorkers bounds attempts in flight while Busy (default 2).
 	BusyWorkers int
@@ -223,7 +225,10 @@ func (d *Deliverer) record(rec <-chan finishReq) {
 // workers are free.
 func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- finishReq, dispatch bool) error {
 	const batch = 500
-	for dispatch {
+	busy := d.o.Busy != nil && d.o.Busy()
+	// While busy the fan-out waits too (the cursor keeps its place): it
+	// writes a job per webhook for every activity, in the API's writer.
+	for dispatch && !busy {
 		n, err := d.o.Store.DispatchWebhookJobs(ctx, batch)
 		if err != nil {
 			return fmt.Errorf("dispatch: %w", err)
@@ -233,7 +238,7 @@ func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- fin
 		}
 	}
 	workers, perWebhook := d.o.Workers, d.o.PerWebhook
-	if d.o.Busy != nil && d.o.Busy() {
+	if busy {
 		workers, perWebhook = d.o.BusyWorkers, 1
 	}
 	d.mu.Lock()
