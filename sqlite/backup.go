@@ -31,7 +31,7 @@ func Backup(ctx context.Context, src, dst string) error {
 	}
 	tmp.Close() // empty, mode 0600: VACUUM INTO fills an empty file and keeps its mode
 	defer os.Remove(tmp.Name())
-	db := openDB(dsn(src, true), allSpeedups)
+	db := openDB(dsn(src, false), allSpeedups) // a query_only connection may not VACUUM, even INTO another file
 	defer db.Close()
 	if err := hasMigrations(ctx, db); err != nil {
 		return fmt.Errorf("%s: %w", src, err)
