@@ -83,8 +83,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg.API.Registry = prometheus.NewRegistry()
 		cfg.API.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	// Registered once per registry: tests may build several apps on one.
-	_ = cfg.API.Registry.Register(buildInfoGauge(Build()))
+	registerMetrics(cfg.API.Registry, cfg.Store, broker)
 	var deliverer *webhook.Deliverer
 	if cfg.Webhooks != nil {
 		o := *cfg.Webhooks
