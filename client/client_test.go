@@ -841,7 +841,7 @@ func TestOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(m), `roster_http_requests_total{route="GET /healthz",status="200"} 1`) {
+	if !strings.Contains(string(m), `roster_http_requests_total{code="200",route="GET /healthz"} 1`) {
 		t.Fatalf("metrics lack the health check:\n%.2000s", m)
 	}
 	// A closed database makes the server unready.
