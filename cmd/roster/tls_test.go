@@ -58,7 +58,9 @@ func TestServeTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	stderr := &syncBuffer{}
-	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, getenv(env), strings.NewReader(""), &syncBuffer{}, stderr) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, getenv(env), strings.NewReader(""), &syncBuffer{}, stderr)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
