@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -316,6 +317,14 @@ func TestProgressOutput(t *testing.T) {
 	p.end()
 	if plain.String() != "a\nc\n" {
 		t.Errorf("plain progress = %q, want the first and the last status", plain.String())
+	}
+	// migrate-data's "verified" lines are results: always written.
+	plain.Reset()
+	p = &progress{w: &plain, interval: time.Hour, start: time.Now()}
+	fmt.Fprint(p, "users: 1/2 rows\nusers: 2/2 rows\nverified users: 2 rows\n")
+	p.end()
+	if plain.String() != "users: 1/2 rows\nusers: 2/2 rows\nverified users: 2 rows\n" {
+		t.Errorf("plain progress with results = %q", plain.String())
 	}
 }
 

@@ -73,11 +73,34 @@ func (p *progress) end() {
 	}
 }
 
-// Write takes whole status lines (what postgres.CopyOptions.Progress
-// writes), each a status.
+// note writes a line that is a result, not a status: always, on a
+// terminal in place of the status line, elsewhere after the status not yet
+// written.
+func (p *progress) note(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		io.WriteString(p.w, "\r"+s+"\x1b[K\n")
+		p.drawn = false
+		return
+	}
+	if p.pending != "" { // the status it concludes comes first
+		io.WriteString(p.w, p.pending+"\n")
+		p.pending = ""
+	}
+	io.WriteString(p.w, s+"\n")
+}
+
+// Write takes whole lines, what postgres.CopyOptions.Progress writes: a
+// table's "verified ..." line is a result (note), every other line a
+// status.
 func (p *progress) Write(b []byte) (int, error) {
 	for line := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
-		p.status(line)
+		if strings.HasPrefix(line, "verified ") {
+			p.note(line)
+		} else {
+			p.status(line)
+		}
 	}
 	return len(b), nil
 }
