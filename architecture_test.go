@@ -28,6 +28,7 @@ var allowedImports = map[string][]string{
 	"client":              {},
 	"cmd/roster":          {".", "app", "httpapi", "password", "postgres", "sqlite", "sqlstore", "stream", "webhook"},
 	"cmd/roster-bench":    {".", "postgres", "sqlite", "sqlstore"},
+	"internal/clienttest": {},
 	"internal/rostertest": {".", "app", "httpapi", "password", "postgres", "postgres/pgtest", "sqlite", "sqlstore", "stream"},
 }
 

@@ -97,8 +97,15 @@ func LoginNameKey(login string) (key string, ok bool) {
 	if utf8.RuneCountInString(login) > MaxLoginNameLen {
 		return "", false
 	}
+	return "login:" + LoginNameHash(login), true
+}
+
+// LoginNameHash is a login name as typed, case folded and hashed (128 bits
+// of SHA-256 in hex): what logs of failed logins carry instead of the name,
+// which is sometimes a password typed in the wrong field.
+func LoginNameHash(login string) string {
 	sum := sha256.Sum256([]byte(Fold(login)))
-	return "login:" + hex.EncodeToString(sum[:16]), true
+	return hex.EncodeToString(sum[:16])
 }
 
 // Session is what a valid token proves: who is calling, with which token,

@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg.API.Registry = prometheus.NewRegistry()
 		cfg.API.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
+	registerMetrics(cfg.API.Registry, cfg.Store, broker)
 	var deliverer *webhook.Deliverer
 	if cfg.Webhooks != nil {
 		o := *cfg.Webhooks

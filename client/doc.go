@@ -8,7 +8,7 @@
 // problem details (status, detail, field errors, Retry-After) and match the
 // sentinel errors with errors.Is:
 //
-//	_, err := c.PatchUser(ctx, id, client.UserUpdate{Email: new("bad")}, "")
+//	_, err := c.PatchUser(ctx, id, client.UserUpdate{Email: client.Ptr("bad")}, "")
 //	if errors.Is(err, client.ErrInvalid) {
 //		var e *client.Error
 //		errors.As(err, &e)

@@ -6,88 +6,83 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
+	"testing"
 
 	"github.com/rosterhq/roster/client"
-	"github.com/rosterhq/roster/httpapi"
-	"github.com/rosterhq/roster/stream"
 )
 
-// startRoster starts a Roster server on a temporary database, with an
-// admin "admin" whose password is adminPassword, and returns its URL.
-func startRoster() (url string, stop func()) {
-	dir, err := os.MkdirTemp("", "roster-example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	s, err := startServer(dir, httpapi.Config{}, stream.Options{}, adminPassword)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return s.URL, func() { s.stop(); os.RemoveAll(dir) }
-}
-
+// Example is the example of the repository's README ("Go client"); it is
+// compiled, not run (it needs a server: internal/clienttest runs one).
 func Example() {
-	baseURL, stop := startRoster() // say "http://localhost:8080"
-	defer stop()
 	ctx := context.Background()
-
-	c, err := client.New(baseURL)
+	c, err := client.New("http://localhost:8080")
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := c.Login(ctx, "admin", adminPassword); err != nil {
+	if _, err := c.Login(ctx, "admin", "correct-horse-battery"); err != nil {
 		log.Fatal(err)
 	}
 
-	// Create a user, then change it only if nobody did in between.
-	jane, err := c.CreateUser(ctx, client.UserCreate{Username: "jdoe", Email: "jdoe@example.com", FirstName: "Jane"})
+	jane, err := c.CreateUser(ctx, client.UserCreate{Username: "jdoe", Email: "jdoe@example.com"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	updated, err := c.PatchUser(ctx, jane.ID, client.UserUpdate{Bio: new("Design lead")}, jane.ETag)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(updated.Username, "-", updated.Bio)
-
-	// The old ETag is stale now; errors carry the problem details.
-	_, err = c.PatchUser(ctx, jane.ID, client.UserUpdate{Bio: new("Too late")}, jane.ETag)
+	// Only if nobody changed it since: a stale ETag is client.ErrPreconditionFailed.
+	_, err = c.PatchUser(ctx, jane.ID, client.UserUpdate{Bio: client.Ptr("Design lead")}, jane.ETag)
 	var apiErr *client.Error
-	if errors.As(err, &apiErr) && errors.Is(err, client.ErrPreconditionFailed) {
-		fmt.Println(apiErr.Status, apiErr.Detail)
-	}
-	_, err = c.PatchUser(ctx, jane.ID, client.UserUpdate{Email: new("not an address")}, "")
 	if errors.Is(err, client.ErrInvalid) && errors.As(err, &apiErr) {
-		fmt.Println("email:", apiErr.Errors["email"][0])
+		fmt.Println(apiErr.Errors) // field -> messages
 	}
 
-	// Every user, one page of one at a time.
-	for u, err := range c.AllUsers(ctx, client.UserListOptions{PageSize: 1}) {
+	for u, err := range c.AllUsers(ctx, client.UserListOptions{Ordering: "username"}) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println("user", u.ID, u.Username)
+		fmt.Println(u.ID, u.Username)
 	}
 
-	// Jane's live activities; the stream reconnects by itself if dropped.
-	s, err := c.Stream(ctx, jane.ID, client.StreamOptions{})
+	s, err := c.Stream(ctx, jane.ID, client.StreamOptions{Verb: "document.*"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := c.CreateActivity(ctx, client.ActivityCreate{Verb: "document.created", Actor: jane.ID,
-		Object: &client.ActivityObject{Type: "document", ID: "d-77", Name: "Q3 plan"}}); err != nil {
-		log.Fatal(err)
-	}
-	if s.Next() {
+	for s.Next() {
 		a := s.Activity()
-		fmt.Println(*a.Actor.Username, a.Verb, a.Object.Name)
+		fmt.Println(a.ID, a.Verb)
 	}
-	// Output:
-	// jdoe - Design lead
-	// 412 The user has changed since it was read (If-Match failed).
-	// email: Enter a valid email address.
-	// user 1 admin
-	// user 2 jdoe
-	// jdoe document.created Q3 plan
+	log.Println("stream ended:", s.Err()) // after 401/403/404, or when ctx ends
+}
+
+// TestReadmeExample holds Example to the README's Go client example, line
+// by line, so that the README shows code that compiles (with this
+// module's Go version, 1.25).
+func TestReadmeExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("no README beside the module (a downloaded copy): %v", err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Go client\n")
+	_, block, _ := strings.Cut(section, "```go\n")
+	block, _, _ = strings.Cut(block, "```")
+	example, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for l := range strings.Lines(string(example)) {
+		lines[strings.TrimSpace(l)] = true
+	}
+	n := 0
+	for l := range strings.Lines(block) {
+		if l = strings.TrimSpace(l); l != "" {
+			n++
+			if !lines[l] {
+				t.Errorf("README line not in Example: %s", l)
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("README's Go client example has %d lines; not found?", n)
+	}
 }

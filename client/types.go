@@ -79,7 +79,7 @@ type UserReplace struct {
 }
 
 // UserUpdate is the body of PatchUser: only non-nil fields are sent and
-// change (new("x") makes a *string in Go 1.26).
+// change (Ptr("x") makes a *string).
 type UserUpdate struct {
 	Username        *string `json:"username,omitempty"`
 	Email           *string `json:"email,omitempty"`
@@ -212,3 +212,7 @@ type ActivityCreate struct {
 	Data      any             `json:"data,omitempty"`
 	Actor     int64           `json:"actor,omitempty"`
 }
+
+// Ptr returns a pointer to v, for the optional fields of UserUpdate and
+// WorkspaceUpdate: client.UserUpdate{Bio: client.Ptr("Design lead")}.
+func Ptr[T any](v T) *T { return &v }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -28,6 +29,21 @@ const errClientThrottled = "Too many failed login attempts from this address; tr
 // names answers the 401 an unknown name gets (after the same argon2id
 // work), so a 429 never ties one login name to another. Unknown users cost
 // one argon2id verification too, and every failure gives the same 401.
+// loginFailed counts a failed password login and logs it at warn level
+// with the login name's hash (never the name: it is sometimes a password),
+// the client address after trusted proxies and the request id, so that
+// fail2ban or a SIEM can act on it. locked: this failure locked the name
+// or account.
+func (s *Server) loginFailed(r *http.Request, login, result string, locked bool) {
+	s.metrics.logins.WithLabelValues(result).Inc()
+	if locked {
+		s.metrics.lockouts.Inc()
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelWarn, "login failed", slog.String("result", result),
+		slog.String("login_hash", roster.LoginNameHash(login)), slog.String("client", clientIP(r)),
+		slog.Bool("locked", locked), slog.String("request_id", requestID(r)))
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	b, err := decodeBody(w, r, []string{"username", "password"}, nil)
 	if err != nil {
@@ -41,6 +57,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	client := clientAddress(r)
 	if ok, wait := s.loginLimit.take(client, s.now()); !ok {
+		s.loginFailed(r, *login, loginThrottled, false)
 		return &roster.Error{Code: roster.ETHROTTLED, Message: errClientThrottled, RetryAfter: wait}
 	}
 	nameKey, storable := roster.LoginNameKey(*login)
@@ -54,6 +71,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		if until, err := s.store.LoginLockedUntil(ctx, nameKey); err != nil {
 			return err
 		} else if !until.IsZero() {
+			s.loginFailed(r, *login, loginLocked, false)
 			return roster.ErrLoginThrottled(until, s.now())
 		}
 	}
@@ -81,13 +99,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok || !u.IsActive || u.IsService { // a service account has no password; refuse it in any case
+		locked := false
 		if len(keys) > 0 {
-			if _, err := s.store.RecordLoginFailure(ctx, keys...); err != nil {
+			until, err := s.store.RecordLoginFailure(ctx, keys...)
+			if err != nil {
 				return err
 			}
+			locked = !until.IsZero()
 		}
+		s.loginFailed(r, *login, loginFailure, locked)
 		return errBadCredentials
 	}
+	s.metrics.logins.WithLabelValues(loginSuccess).Inc()
 	s.loginLimit.give(client, s.now()) // only failures count against the address
 	secret, tokenHash := roster.NewTokenSecret()
 	t := &roster.Token{UserID: u.ID, Hash: tokenHash, Kind: roster.TokenSession, Name: loginSessionName,

@@ -701,6 +701,7 @@ func (w *azWorld) matrix() []azRow {
 		// signs in through the API.
 		{route: "GET /api/v3/docs", path: base + "/docs", want: azAll(200), check: azHTML},
 		{route: "GET /admin/", path: "/admin/", want: azAll(200), check: azHTML},
+		{route: "GET /{$}", path: "/", want: azAll(200), check: azHTML}, // redirected to the console
 		// A body without password is 400 for everyone: the route does not
 		// authenticate (and no argon2 work is done).
 		{route: "POST /api/v3/auth/token", path: base + "/auth/token", want: azAll(400),

@@ -107,19 +107,38 @@ func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+	lockouts prometheus.Counter
 }
+
+// Results of password logins (roster_logins_total{result}).
+const (
+	loginSuccess   = "success"
+	loginFailure   = "failure"   // wrong credentials, unknown or inactive user: 401
+	loginLocked    = "locked"    // the login name or account is locked: 429
+	loginThrottled = "throttled" // the client address is over its limit: 429
+)
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "roster_http_requests_total", Help: "HTTP requests by route pattern and status.",
-		}, []string{"route", "status"}),
+			Name: "roster_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "roster_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "roster_logins_total", Help: "Password logins by result: success, failure (401), locked (429, name or account), throttled (429, client address).",
+		}, []string{"result"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roster_login_lockouts_total", Help: "Failed logins that locked (or relocked) a login name or account.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	for _, r := range []string{loginSuccess, loginFailure, loginLocked, loginThrottled} {
+		m.logins.WithLabelValues(r) // every result shows from the start, at 0
+	}
+	reg.MustRegister(m.requests, m.duration, m.logins, m.lockouts)
 	return m
 }
 
@@ -152,7 +171,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes),
 			slog.Float64("ms", float64(d.Microseconds())/1000), slog.Int64("user", rec.userID),
-			slog.String("remote", r.RemoteAddr))
+			slog.String("remote", r.RemoteAddr), slog.String("client", clientIP(r)), slog.String("request_id", requestID(r)))
 	})
 }
 

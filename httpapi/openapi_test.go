@@ -72,11 +72,11 @@ func newOpenAPIServer(t *testing.T) *httpapi.Server {
 // outsideAPI reports whether a registered route lies outside the documented
 // API, so that the document need not describe it: only the admin console's
 // static files under /admin/ (a web app served by the same binary, not an
-// API operation). Every other route, every /api/v3 route above all, must be
-// documented.
+// API operation) and the redirect of / to them. Every other route, every
+// /api/v3 route above all, must be documented.
 func outsideAPI(pattern string) bool {
 	_, path, _ := strings.Cut(pattern, " ")
-	return strings.HasPrefix(path, "/admin/")
+	return strings.HasPrefix(path, "/admin/") || path == "/{$}"
 }
 
 // TestOpenAPIDescribesEveryRoute holds the document and the router to each

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/httpapi"
 )
@@ -65,11 +66,20 @@ func testMetrics(t *testing.T) {
 	body := string(r.Body)
 	for _, want := range []string{
 		"# TYPE roster_http_requests_total counter",
-		`roster_http_requests_total{route="GET /api/v3/users/me",status="200"} 2`,
-		`roster_http_requests_total{route="GET /api/v3/users/me",status="401"} 1`,
+		`roster_http_requests_total{code="200",route="GET /api/v3/users/me"} 2`,
+		`roster_http_requests_total{code="401",route="GET /api/v3/users/me"} 1`,
 		// Labelled by pattern, not by path: ids do not make new series.
-		`roster_http_requests_total{route="GET /api/v3/users/{id}",status="404"} 1`,
+		`roster_http_requests_total{code="404",route="GET /api/v3/users/{id}"} 1`,
 		"roster_http_request_duration_seconds_bucket{route=\"GET /api/v3/users/me\"",
+		// The instance's metrics (app.New).
+		`roster_build_info{goversion="go1.`,
+		"roster_streams_open 0",
+		"roster_stream_deliveries_total ",
+		"roster_stream_drops_total 0",
+		`go_sql_open_connections{db_name="write"}`,
+		`roster_db_query_duration_seconds_count{op="query"}`,
+		`roster_db_query_duration_seconds_count{op="exec"}`,
+		`roster_logins_total{result="locked"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
@@ -136,5 +146,88 @@ func testLogsHoldNoSecrets(t *testing.T) {
 	}
 	if strings.Contains(out, "access_token") {
 		t.Errorf("log shows the access_token parameter:\n%s", out)
+	}
+}
+
+// TestLoginMetricsAndLogs: logins are counted by result, and a failed one
+// is logged with the login name's hash, never the name, and the client
+// address after trusted proxies; a lockout is counted.
+func TestLoginMetricsAndLogs(t *testing.T) { eachStore(t, testLoginMetricsAndLogs) }
+
+func testLoginMetricsAndLogs(t *testing.T) {
+	var logs logBuffer
+	trusted, _ := httpapi.ParseTrustedProxies("127.0.0.1,::1")
+	e := newEnvWith(t, httpapi.Config{TrustedProxies: trusted, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	e.createUser("mona", false, "mona-password")
+	e.login("mona", "mona-password").expect(t, http.StatusCreated)
+	for range 20 { // the 20th failure locks the name and the account
+		e.do("POST", "/api/v3/auth/token", "", map[string]any{"username": "mona", "password": "not-her-password"},
+			"X-Forwarded-For", "203.0.113.7").expect(t, http.StatusUnauthorized)
+	}
+	e.login("mona", "mona-password").expect(t, http.StatusTooManyRequests)
+	body := string(e.do("GET", "/metrics", "", nil).expect(t, http.StatusOK).Body)
+	for _, want := range []string{`roster_logins_total{result="success"} 1`, `roster_logins_total{result="failure"} 20`,
+		`roster_logins_total{result="locked"} 1`, "roster_login_lockouts_total 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	var failed []map[string]any
+	for line := range strings.Lines(logs.String()) {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "login failed" {
+			failed = append(failed, m)
+		}
+	}
+	if len(failed) != 21 {
+		t.Fatalf("%d \"login failed\" lines, want 21:\n%s", len(failed), logs.String())
+	}
+	first, last := failed[0], failed[20]
+	if first["level"] != "WARN" || first["login_hash"] != roster.LoginNameHash("MONA") || first["client"] != "203.0.113.7" ||
+		first["result"] != "failure" || first["request_id"] == "" {
+		t.Errorf("failed login log line = %v", first)
+	}
+	if failed[19]["locked"] != true || last["result"] != "locked" || last["client"] != "127.0.0.1" {
+		t.Errorf("the locking failure and the locked attempt: %v, %v", failed[19], last)
+	}
+	if strings.Contains(logs.String(), `"mona"`) || strings.Contains(logs.String(), "not-her-password") {
+		t.Error("the log holds the login name or the password")
+	}
+}
+
+// TestRequestID: every answer carries X-Request-Id, the request's log
+// line has it, and a client's own id is taken only from a trusted proxy.
+func TestRequestID(t *testing.T) { eachStore(t, testRequestID) }
+
+func testRequestID(t *testing.T) {
+	var logs logBuffer
+	trusted, _ := httpapi.ParseTrustedProxies("127.0.0.1,::1")
+	e := newEnvWith(t, httpapi.Config{TrustedProxies: trusted, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ids := map[string]bool{}
+	for _, path := range []string{"/healthz", "/api/v3/users/me", "/nope"} {
+		id := e.do("GET", path, "", nil).Header.Get("X-Request-Id")
+		if len(id) < 16 || ids[id] {
+			t.Errorf("GET %s: X-Request-Id %q, want a new random id", path, id)
+		}
+		ids[id] = true
+		if !strings.Contains(logs.String(), `"request_id":"`+id+`"`) {
+			t.Errorf("the log line of GET %s lacks request_id %s:\n%s", path, id, logs.String())
+		}
+	}
+	r := e.do("GET", "/healthz", "", nil, "X-Request-Id", "proxy-id-42")
+	if got := r.Header.Get("X-Request-Id"); got != "proxy-id-42" {
+		t.Errorf("a trusted proxy's X-Request-Id: answered %q", got)
+	}
+	if !strings.Contains(logs.String(), `"request_id":"proxy-id-42"`) {
+		t.Error("the log lacks the proxy's request id")
+	}
+	if got := e.do("GET", "/healthz", "", nil, "X-Request-Id", "bad id\u2028").Header.Get("X-Request-Id"); got == "" || strings.Contains(got, "bad") {
+		t.Errorf("a malformed X-Request-Id was echoed: %q", got)
+	}
+
+	// From an untrusted peer the header is ignored.
+	u := newEnvWith(t, httpapi.Config{})
+	if got := u.do("GET", "/healthz", "", nil, "X-Request-Id", "spoofed-id").Header.Get("X-Request-Id"); got == "spoofed-id" || got == "" {
+		t.Errorf("an untrusted client's X-Request-Id: answered %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -47,27 +48,37 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 
 // edgeInfo is what the server concluded about where a request came from.
 type edgeInfo struct {
-	client string // the client address the limits count by
-	origin string // scheme://host[/prefix] of links
+	client    string // the client address the limits count by
+	addr      string // the client's address, for logs
+	origin    string // scheme://host[/prefix] of links
+	requestID string // X-Request-Id of the request and its answer
 }
 
 const edgeKey ctxKey = 100
 
-// edge works out the client address and the origin of links once per
-// request: the peer's address unless the peer is a trusted proxy, in which
-// case X-Forwarded-For is read from the right, skipping trusted hops; links
-// use --public-url, else (behind a trusted proxy) X-Forwarded-Proto and
-// X-Forwarded-Host, else the request itself. Every answer gets
-// X-Content-Type-Options: nosniff.
+// edge works out the client address, the origin of links and the request
+// id once per request: the peer's address unless the peer is a trusted
+// proxy, in which case X-Forwarded-For is read from the right, skipping
+// trusted hops; links use --public-url, else (behind a trusted proxy)
+// X-Forwarded-Proto and X-Forwarded-Host, else the request itself; the
+// request id is a trusted proxy's X-Request-Id, else a new random one.
+// Every answer gets X-Content-Type-Options: nosniff and X-Request-Id.
 func (s *Server) edge(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		peer := remoteAddr(r)
 		trusted := s.trusted(peer)
-		info := edgeInfo{client: clientKey(peer)}
+		client := peer
 		if trusted {
-			info.client = clientKey(s.forwardedFor(r, peer))
+			client = s.forwardedFor(r, peer)
 		}
+		info := edgeInfo{client: clientKey(client), addr: client.String()}
+		if id := r.Header.Get("X-Request-Id"); trusted && validRequestID(id) {
+			info.requestID = id
+		} else {
+			info.requestID = rand.Text()
+		}
+		w.Header().Set("X-Request-Id", info.requestID)
 		switch {
 		case s.publicURL != nil:
 			info.origin = s.publicURL.String()
@@ -93,6 +104,35 @@ func (s *Server) edge(h http.Handler) http.Handler {
 func edgeOf(r *http.Request) (edgeInfo, bool) {
 	e, ok := r.Context().Value(edgeKey).(edgeInfo)
 	return e, ok
+}
+
+// validRequestID accepts a proxy's request id that is safe in a header
+// and a log line: 1 to 128 letters, digits and ._:/+=- characters.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("._:/+=-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID is the id of r (see edge).
+func requestID(r *http.Request) string {
+	e, _ := edgeOf(r)
+	return e.requestID
+}
+
+// clientIP is the client's address for logs: the peer, or behind trusted
+// proxies the first untrusted hop.
+func clientIP(r *http.Request) string {
+	if e, ok := edgeOf(r); ok {
+		return e.addr
+	}
+	return remoteAddr(r).String()
 }
 
 // clientAddress is the client address of r as the limits count it.

@@ -24,6 +24,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("GET /api/v3/openapi.json", s.handle(s.handleOpenAPI))
 	handle("GET /api/v3/docs", console.Docs())
 	handle("GET /admin/", console.Handler("/admin/"))
+	handle("GET /{$}", http.HandlerFunc(toConsole))
 
 	handle("POST /api/v3/auth/token", s.handle(s.handleLogin))
 	handle("DELETE /api/v3/auth/token", s.authed(s.handleLogout))
@@ -86,3 +87,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 // Routes lists the patterns of every registered route ("METHOD /path"), so
 // that tests can hold the OpenAPI document to them.
 func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+// toConsole sends a browser at / to the admin console. The Location is
+// relative, so that it keeps the path prefix of a reverse proxy.
+func toConsole(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Location", "admin/")
+	w.WriteHeader(http.StatusFound)
+}

@@ -113,6 +113,27 @@ type DB struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	bg       sync.WaitGroup
+
+	// observer receives each statement's duration (SetQueryObserver).
+	observer atomic.Pointer[func(exec bool, d time.Duration)]
+}
+
+// SetQueryObserver sets f to receive the duration of every statement the
+// store runs (exec: it changed rows, rather than read them), for the query
+// latency metric. A read's duration ends when the driver hands back its
+// rows (reading them comes after). nil removes it.
+func (db *DB) SetQueryObserver(f func(exec bool, d time.Duration)) {
+	if f == nil {
+		db.observer.Store(nil)
+		return
+	}
+	db.observer.Store(&f)
+}
+
+func (db *DB) observe(exec bool, start time.Time) {
+	if f := db.observer.Load(); f != nil {
+		(*f)(exec, time.Since(start))
+	}
 }
 
 // WaitBackground waits for the store's background work (building
@@ -382,7 +403,9 @@ func (c conn) ctx(ctx context.Context) context.Context {
 func (c conn) Err(err error) error { return c.db.mapErr(err) }
 
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	start := time.Now()
 	rows, err := c.raw.QueryContext(c.ctx(ctx), c.db.q(query), args...)
+	c.db.observe(false, start)
 	return rows, c.db.mapErr(err)
 }
 
@@ -399,13 +422,18 @@ func (c conn) stmtCtx(ctx context.Context) (context.Context, context.CancelFunc)
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) Scanner {
 	ctx, cancel := c.stmtCtx(ctx)
-	return mappedRow{c.raw.QueryRowContext(ctx, c.db.q(query), args...), c.db, cancel}
+	start := time.Now()
+	row := c.raw.QueryRowContext(ctx, c.db.q(query), args...)
+	c.db.observe(false, start)
+	return mappedRow{row, c.db, cancel}
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := c.stmtCtx(ctx)
 	defer cancel()
+	start := time.Now()
 	res, err := c.raw.ExecContext(ctx, c.db.q(query), args...)
+	c.db.observe(true, start)
 	return res, c.db.mapErr(err)
 }
 

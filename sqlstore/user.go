@@ -449,6 +449,33 @@ func userObject(u *roster.User) *roster.ActivityObject {
 	return &roster.ActivityObject{Type: "user", ID: strconv.FormatInt(u.ID, 10), Name: u.Username}
 }
 
+// CountActiveAdmins returns the number of active admins, for the warning of
+// `roster serve` that nobody can administer the directory.
+func (db *DB) CountActiveAdmins(ctx context.Context) (int, error) {
+	return activeAdminsExcept(ctx, db.read, 0)
+}
+
+// FindAdmins returns every admin, active or not, by id (admins are few),
+// without their groups: for `roster user list --admins`.
+func (db *DB) FindAdmins(ctx context.Context) ([]*roster.User, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	rows, err := db.read.QueryContext(ctx, "SELECT "+UserColumns+" FROM users u WHERE u.is_admin ORDER BY u.id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*roster.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
 // activeAdminsExcept counts active admins other than id.
 func activeAdminsExcept(ctx context.Context, q Querier, id int64) (int, error) {
 	var n int

@@ -102,6 +102,20 @@ type Broker struct {
 	batchGen uint64 // marks a subscription already seen in the batch being delivered
 
 	queued atomic.Int64 // undelivered bytes of all subscriptions
+	// delivered counts activities handed to subscriptions; dropped counts
+	// subscriptions ended for falling behind (see Stats).
+	delivered, dropped atomic.Uint64
+}
+
+// Stats are the broker's running totals, for metrics.
+type Stats struct {
+	Delivered uint64 // activities handed to subscriptions
+	Dropped   uint64 // subscriptions ended because their client fell behind
+}
+
+// Stats returns the totals since the broker was made.
+func (b *Broker) Stats() Stats {
+	return Stats{Delivered: b.delivered.Load(), Dropped: b.dropped.Load()}
 }
 
 // Subscription is one open stream.
@@ -555,15 +569,18 @@ func (b *Broker) deliver(batch []*roster.Activity, r rights) {
 			if s.queued.Load()+size > b.opts.MaxQueuedBytes ||
 				s.behind && b.queued.Load()+size > b.opts.MaxTotalQueuedBytes {
 				b.end(s, ErrSlowConsumerBytes)
+				b.dropped.Add(1)
 				continue
 			}
 			select {
 			case s.c <- a:
 				s.queued.Add(size)
 				b.queued.Add(size)
+				b.delivered.Add(1)
 				b.markWoken(s)
 			default:
 				b.end(s, ErrSlowConsumer)
+				b.dropped.Add(1)
 			}
 		}
 	}

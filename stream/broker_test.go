@@ -378,6 +378,10 @@ func TestSlowConsumerEndedFastOneGetsEverything(t *testing.T) {
 	if len(slow.C()) != 4 {
 		t.Fatalf("slow consumer kept %d queued events, want the 4 that fit", len(slow.C()))
 	}
+	// At least 20 to fast and 4 to slow were handed over; one stream was dropped.
+	if st := f.broker.Stats(); st.Delivered < 24 || st.Dropped != 1 {
+		t.Errorf("Stats() = %+v, want at least 24 delivered and 1 dropped", st)
+	}
 	if got := f.broker.Count(); got != 1 {
 		t.Fatalf("Count = %d, want 1", got)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs, dbURL := newFlags("migrate", getenv)
+	fs, dbURL := newFlags("migrate", "Apply the database migrations that have not run yet.", getenv)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -28,7 +27,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func runUserCreate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	fs, dbURL := newFlags("user create", getenv)
+	fs, dbURL := newFlags("user create", "Create a user. Without --password-stdin it has no usable password until one is set (roster user set-password).", getenv)
 	username := fs.String("username", "", "username (required)")
 	email := fs.String("email", "", "email address (required)")
 	first := fs.String("first", "", "first name")
@@ -48,13 +47,9 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 	}
 	hash := ""
 	if *pwStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read password: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if msg := roster.ValidatePassword(pw); msg != "" {
-			return usagef("user create: password: %s", msg)
+		pw, err := readPassword(stdin, "user create")
+		if err != nil {
+			return err
 		}
 		if hash, err = password.NewHasher(1).Hash(ctx, pw); err != nil {
 			return err
@@ -73,7 +68,7 @@ func runUserCreate(ctx context.Context, args []string, getenv func(string) strin
 }
 
 func runTokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs, dbURL := newFlags("token create", getenv)
+	fs, dbURL := newFlags("token create", "Print a new personal API token for a user; only the token goes to stdout.", getenv)
 	username := fs.String("username", "", "username or email of the token's user (required)")
 	ttl := fs.Duration("ttl", roster.DefaultTokenTTL, "token life (at most 366 days)")
 	scopeList := fs.String("scopes", "", "comma-separated scopes, e.g. activities:write,users:read (default: every scope the user may hold)")

@@ -12,12 +12,22 @@ import (
 
 // runMigrateData copies a SQLite database into PostgreSQL, keeping ids.
 func runMigrateData(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, _ := newFlags("migrate-data", getenv)
+	fs, db := newFlags("migrate-data", "Copy a SQLite database into PostgreSQL, keeping ids, and verify the row counts. "+
+		"--db (ROSTER_DB) stands for --from when it names a SQLite database and for --to when it names PostgreSQL.", getenv)
 	from := fs.String("from", "", "the SQLite database to copy (a path or sqlite:PATH)")
 	to := fs.String("to", "", "the PostgreSQL database to fill (postgres://...)")
 	truncate := fs.Bool("truncate", false, "empty a non-empty target first (without it such a target is refused)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if flagSet(fs, "db") || flagSet(fs, "db-file") {
+		if kind, _, err := parseDB(*db); err != nil {
+			return err
+		} else if kind == kindSQLite && *from == "" {
+			*from = *db
+		} else if kind == kindPostgres && *to == "" {
+			*to = *db
+		}
 	}
 	if *from == "" || *to == "" {
 		return usagef("migrate-data: --from and --to are required")
@@ -47,7 +57,10 @@ func runMigrateData(ctx context.Context, args []string, getenv func(string) stri
 	}
 	defer dst.Close()
 	start := time.Now()
-	if err := postgres.CopyFromSQLite(ctx, src.ReadDB(), dst.WriteDB(), postgres.CopyOptions{Truncate: *truncate, Progress: stderr}); err != nil {
+	prog := newProgress(stderr)
+	err = postgres.CopyFromSQLite(ctx, src.ReadDB(), dst.WriteDB(), postgres.CopyOptions{Truncate: *truncate, Progress: prog})
+	prog.end()
+	if err != nil {
 		return fmt.Errorf("migrate-data: %w", err)
 	}
 	fmt.Fprintf(stdout, "copied %s to %s in %s; row counts verified\n", *from, redactURL(*to), time.Since(start).Round(time.Millisecond))

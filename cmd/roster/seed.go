@@ -11,14 +11,17 @@ import (
 )
 
 // runSeed fills the database with synthetic users, groups, workspaces,
-// memberships, grants and activities, drawing a progress bar on stderr and
+// memberships, grants and activities, reporting progress on stderr (see progress) and
 // ending with one line of totals and rows/s.
 func runSeed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, dbURL := newFlags("seed", getenv)
+	fs, dbURL := newFlags("seed", "Fill the database with synthetic users, groups, workspaces, memberships, grants and activities.", getenv)
 	users := fs.Int("users", 10000, "users to create")
-	groups := fs.Int("groups", -1, "groups to create (default users/200, at least 5)")
-	workspaces := fs.Int("workspaces", -1, "workspaces to create (default users/1000, at least 5)")
-	activities := fs.Int("activities", -1, "activities to create (default 5 per user; at least one per user gives every user a lastActiveAt)")
+	groups := fs.Int("groups", -1, "groups to create")
+	workspaces := fs.Int("workspaces", -1, "workspaces to create")
+	activities := fs.Int("activities", -1, "activities to create; at least one per user gives every user a lastActiveAt")
+	fs.defText["groups"] = "users/200, at least 5"
+	fs.defText["workspaces"] = "users/1000, at least 5"
+	fs.defText["activities"] = "5 per user"
 	seed := fs.Uint64("seed", 0, "random seed (0: a fixed default, so runs are reproducible)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,9 +46,9 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer db.Close()
-	bar := &progressBar{w: stderr, start: time.Now()}
+	bar := newProgress(stderr)
 	res, err := db.Seed(ctx, sqlstore.SeedOptions{Users: *users, Groups: *groups, Workspaces: *workspaces,
-		Activities: *activities, RandSeed: *seed, Progress: bar.draw})
+		Activities: *activities, RandSeed: *seed, Progress: func(done, total int64) { bar.status(seedBar(done, total, bar.start)) }})
 	bar.end()
 	if err != nil {
 		return err
@@ -57,26 +60,12 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-// progressBar redraws one line on w.
-type progressBar struct {
-	w     io.Writer
-	start time.Time
-	drawn bool
-}
-
-func (p *progressBar) draw(done, total int64) {
+// seedBar draws the progress of seed: a bar, the share done, rows and rate.
+func seedBar(done, total int64, start time.Time) string {
 	const width = 30
-	frac := float64(done) / float64(max(total, 1))
-	frac = min(frac, 1)
+	frac := min(float64(done)/float64(max(total, 1)), 1)
 	n := int(frac * width)
-	el := time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "\rseeding [%s%s] %3.0f%% %d/%d rows, %.0f rows/s ", strings.Repeat("#", n), strings.Repeat(".", width-n),
+	el := time.Since(start).Seconds()
+	return fmt.Sprintf("seeding [%s%s] %3.0f%% %d/%d rows, %.0f rows/s", strings.Repeat("#", n), strings.Repeat(".", width-n),
 		100*frac, done, total, float64(done)/max(el, 1e-9))
-	p.drawn = true
-}
-
-func (p *progressBar) end() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
 }

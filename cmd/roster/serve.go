@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ const shutdownGrace = 10 * time.Second
 type serveConfig struct {
 	addr, dbURL, pprofAddr string
 	metricsAddr            string
+	tlsCert, tlsKey        string
 	natsURL                string
 	allowPrivate           bool
 	webhookWorkers         int
@@ -45,25 +47,30 @@ type serveConfig struct {
 
 // parseServe reads the flags and environment of `serve`.
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
-	fs, dbURL := newFlags("serve", getenv)
-	addr := fs.String("addr", envOr(getenv, "ROSTER_ADDR", ":8080"), "listen address")
-	logFormat := fs.String("log-format", envOr(getenv, "ROSTER_LOG_FORMAT", "json"), "log format: json or text")
-	hashers := fs.Int("hash-concurrency", envInt(getenv, "ROSTER_HASH_CONCURRENCY", runtime.NumCPU()), "password hashes computed at once (19 MiB each)")
-	pool := fs.Int("db-pool", envInt(getenv, "ROSTER_DB_POOL", 10), "PostgreSQL connections per instance")
-	dbTimeout := fs.Duration("db-timeout", 10*time.Second, "longest wait for one query or transaction before a 503")
-	ttl := fs.Duration("token-ttl", roster.DefaultTokenTTL, "life of tokens made by login")
-	maxStreams := fs.Int("max-streams-per-user", 20, "open activity streams allowed per user")
-	sessionTTL := fs.Duration("session-cache-ttl", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
-	allowPrivate := fs.Bool("webhook-allow-private", false, "let webhooks reach loopback, private and link-local addresses (tests, on-premises receivers)")
-	natsURL := fs.String("nats-url", getenv("ROSTER_NATS_URL"), "publish every activity to NATS JetStream at this URL (stream ROSTER_ACTIVITIES); off when empty")
-	webhookWorkers := fs.Int("webhook-workers", 16, "webhook deliveries in flight per instance (at most 4 per webhook)")
-	pprofAddr := fs.String("pprof-addr", getenv("ROSTER_PPROF_ADDR"), "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
-	metricsAddr := fs.String("metrics-addr", getenv("ROSTER_METRICS_ADDR"), "serve GET /metrics on this separate address instead of --addr (empty: on --addr)")
-	publicURL := fs.String("public-url", getenv("ROSTER_PUBLIC_URL"), "the URL clients reach the server at (https://roster.example.com); links use it instead of the request's Host")
-	trustedProxies := fs.String("trusted-proxies", getenv("ROSTER_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (empty: none)")
-	loginRate := fs.Int("login-failures-per-minute", envInt(getenv, "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute), "failed password logins allowed per client address per minute (0: no limit)")
-	activityRate := fs.Float64("activity-rate", envFloat(getenv, "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate), "activity posts per second allowed per non-admin user (0: no limit)")
-	activityBurst := fs.Int("activity-burst", envInt(getenv, "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst), "activity posts a non-admin user may make at once before --activity-rate applies")
+	fs, dbURL := newFlags("serve", "Run the HTTP server: the API, the admin console at /admin/ and the API docs at /api/v3/docs. "+
+		"It migrates the database on start and, on a database without users, creates the admin \"admin\".", getenv)
+	addr := fs.str("addr", "ROSTER_ADDR", ":8080", "listen address")
+	logFormat := fs.str("log-format", "ROSTER_LOG_FORMAT", "json", "log format: json or text")
+	logLevel := fs.str("log-level", "ROSTER_LOG_LEVEL", "info", "least severe log level written: debug, info, warn or error")
+	hashers := fs.integer("hash-concurrency", "ROSTER_HASH_CONCURRENCY", runtime.NumCPU(), "password hashes computed at once (19 MiB each)")
+	fs.defText["hash-concurrency"] = "the number of CPUs"
+	pool := fs.integer("db-pool", "ROSTER_DB_POOL", 10, "PostgreSQL connections per instance")
+	dbTimeout := fs.duration("db-timeout", "ROSTER_DB_TIMEOUT", 10*time.Second, "longest wait for one query or transaction before a 503")
+	ttl := fs.duration("token-ttl", "ROSTER_TOKEN_TTL", roster.DefaultTokenTTL, "life of tokens made by login")
+	maxStreams := fs.integer("max-streams-per-user", "ROSTER_MAX_STREAMS_PER_USER", 20, "open activity streams allowed per user")
+	sessionTTL := fs.duration("session-cache-ttl", "ROSTER_SESSION_CACHE_TTL", sqlstore.DefaultSessionCacheTTL, "how long a checked token is trusted without reading the database again; revocations through this instance apply at once, through other instances within this (0 turns the cache off)")
+	allowPrivate := fs.boolean("webhook-allow-private", "ROSTER_WEBHOOK_ALLOW_PRIVATE", false, "let webhooks reach loopback, private and link-local addresses (tests, on-premises receivers)")
+	natsURL := fs.str("nats-url", "ROSTER_NATS_URL", "", "publish every activity to NATS JetStream at this URL (stream ROSTER_ACTIVITIES); off when empty")
+	webhookWorkers := fs.integer("webhook-workers", "ROSTER_WEBHOOK_WORKERS", 16, "webhook deliveries in flight per instance (at most 4 per webhook)")
+	pprofAddr := fs.str("pprof-addr", "ROSTER_PPROF_ADDR", "", "serve net/http/pprof on this separate address (off when empty; keep it on localhost)")
+	metricsAddr := fs.str("metrics-addr", "ROSTER_METRICS_ADDR", "", "serve GET /metrics on this separate address instead of --addr (empty: on --addr)")
+	publicURL := fs.str("public-url", "ROSTER_PUBLIC_URL", "", "the URL clients reach the server at (https://roster.example.com); links use it instead of the request's Host")
+	trustedProxies := fs.str("trusted-proxies", "ROSTER_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For/-Proto/-Host and X-Request-Id are believed (empty: none)")
+	tlsCert := fs.str("tls-cert", "ROSTER_TLS_CERT", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	tlsKey := fs.str("tls-key", "ROSTER_TLS_KEY", "", "the PEM private key of --tls-cert")
+	loginRate := fs.integer("login-failures-per-minute", "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute, "failed password logins allowed per client address per minute (0: no limit)")
+	activityRate := fs.float("activity-rate", "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate, "activity posts per second allowed per non-admin user (0: no limit)")
+	activityBurst := fs.integer("activity-burst", "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst, "activity posts a non-admin user may make at once before --activity-rate applies")
 	if err := parseFlags(fs, args); err != nil {
 		return serveConfig{}, err
 	}
@@ -97,24 +104,37 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return serveConfig{}, usagef("--db-pool (ROSTER_DB_POOL) must be a positive integer")
 	}
 	if *sessionTTL < 0 {
-		return serveConfig{}, usagef("--session-cache-ttl must not be negative")
+		return serveConfig{}, usagef("--session-cache-ttl (ROSTER_SESSION_CACHE_TTL) must not be negative")
 	}
 	if *dbTimeout <= 0 {
-		return serveConfig{}, usagef("--db-timeout must be positive")
+		return serveConfig{}, usagef("--db-timeout (ROSTER_DB_TIMEOUT) must be positive")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return serveConfig{}, usagef("--log-level (ROSTER_LOG_LEVEL) must be debug, info, warn or error")
 	}
 	var handler slog.Handler
+	opts := &slog.HandlerOptions{Level: level}
 	switch *logFormat {
 	case "json":
-		handler = slog.NewJSONHandler(stderr, nil)
+		handler = slog.NewJSONHandler(stderr, opts)
 	case "text":
-		handler = slog.NewTextHandler(stderr, nil)
+		handler = slog.NewTextHandler(stderr, opts)
 	default:
-		return serveConfig{}, usagef("--log-format must be json or text")
+		return serveConfig{}, usagef("--log-format (ROSTER_LOG_FORMAT) must be json or text")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return serveConfig{}, usagef("--tls-cert (ROSTER_TLS_CERT) and --tls-key (ROSTER_TLS_KEY) go together")
+	}
+	if *tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
+			return serveConfig{}, usagef("--tls-cert/--tls-key: %v", err)
+		}
 	}
 	if *webhookWorkers < 1 {
-		return serveConfig{}, usagef("--webhook-workers must be a positive integer")
+		return serveConfig{}, usagef("--webhook-workers (ROSTER_WEBHOOK_WORKERS) must be a positive integer")
 	}
-	return serveConfig{addr: *addr, dbURL: *dbURL, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr, log: slog.New(handler),
+	return serveConfig{addr: *addr, dbURL: *dbURL, tlsCert: *tlsCert, tlsKey: *tlsKey, pprofAddr: *pprofAddr, metricsAddr: *metricsAddr, log: slog.New(handler),
 		natsURL: *natsURL, allowPrivate: *allowPrivate, webhookWorkers: *webhookWorkers,
 		hashers: *hashers, pool: *pool, dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, maxStreams: *maxStreams,
 		api: httpapi.Config{TokenTTL: *ttl, PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
@@ -157,7 +177,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer ln.Close()
 	hasher := password.NewHasher(c.hashers)
-	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout); err != nil {
+	if err := bootstrapAdmin(ctx, db, hasher, getenv, stdout, log); err != nil {
 		return err
 	}
 	a, err := newApp(ctx, c, db, hasher)
@@ -166,7 +186,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 	srv := httpapi.NewHTTPServer(c.addr, a.API, log)
-	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(c.dbURL))
+	base := c.baseURL(ln.Addr())
+	log.Info("roster listening", "addr", ln.Addr().String(), "db", redactURL(c.dbURL),
+		"console", base+"/admin/", "docs", base+"/api/v3/docs", "tls", c.tlsCert != "")
+	if n, err := db.CountActiveAdmins(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		log.Warn("no active admin: nobody can manage users through the API or the console; " +
+			"make one with \"roster user create --admin\" or reactivate one")
+	}
 
 	errc := make(chan error, 3)
 	if c.pprofAddr != "" {
@@ -201,7 +229,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if c.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -225,6 +259,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// baseURL is where the server says it can be reached: --public-url, else
+// the listening address (localhost for an unspecified host).
+func (c serveConfig) baseURL(addr net.Addr) string {
+	if c.api.PublicURL != nil {
+		return c.api.PublicURL.String()
+	}
+	scheme := "http"
+	if c.tlsCert != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 // pprofMux serves the runtime profiles of net/http/pprof. It is its own
 // mux on its own listener, so the profiles never share the API's address.
 // The command line is never served: it may hold a database password.
@@ -239,11 +293,18 @@ func pprofMux() *http.ServeMux {
 }
 
 // bootstrapAdmin creates the admin "admin" on first start (no users yet)
-// with ROSTER_ADMIN_PASSWORD or a random password, printed once.
-func bootstrapAdmin(ctx context.Context, db *sqlstore.DB, hasher *password.Hasher, getenv func(string) string, stdout io.Writer) error {
+// with ROSTER_ADMIN_PASSWORD or a random password, printed once. Once
+// users exist, ROSTER_ADMIN_PASSWORD is ignored, with a warning.
+func bootstrapAdmin(ctx context.Context, db *sqlstore.DB, hasher *password.Hasher, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	n, err := db.CountUsers(ctx)
-	if err != nil || n > 0 {
+	if err != nil {
 		return err
+	} else if n > 0 {
+		if getenv("ROSTER_ADMIN_PASSWORD") != "" {
+			log.Warn("ROSTER_ADMIN_PASSWORD is ignored: the database already has users " +
+				"(set a password with \"roster user set-password\")")
+		}
+		return nil
 	}
 	pw := getenv("ROSTER_ADMIN_PASSWORD")
 	if pw == "" {

@@ -1,0 +1,46 @@
+package app
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rosterhq/roster/sqlstore"
+	"github.com/rosterhq/roster/stream"
+)
+
+// registerMetrics adds the instance's metrics to reg: the build, the
+// streams, the database pools and the query latency. (The API adds the
+// request and login metrics, the webhook deliverer its own.) Each is
+// registered once per registry: tests may build several apps on one.
+func registerMetrics(reg *prometheus.Registry, db *sqlstore.DB, broker *stream.Broker) {
+	queries := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "roster_db_query_duration_seconds", Help: "Database statement latency: op is query (reads) or exec (writes).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"op"})
+	read, exec := queries.WithLabelValues("query"), queries.WithLabelValues("exec")
+	db.SetQueryObserver(func(isExec bool, d time.Duration) {
+		if isExec {
+			exec.Observe(d.Seconds())
+		} else {
+			read.Observe(d.Seconds())
+		}
+	})
+	cs := []prometheus.Collector{
+		buildInfoGauge(Build()),
+		queries,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roster_streams_open", Help: "Activity streams open on this instance."},
+			func() float64 { return float64(broker.Count()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_stream_deliveries_total", Help: "Activities handed to open streams."},
+			func() float64 { return float64(broker.Stats().Delivered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_stream_drops_total", Help: "Streams ended because their client fell behind."},
+			func() float64 { return float64(broker.Stats().Dropped) }),
+		collectors.NewDBStatsCollector(db.WriteDB(), "write"),
+	}
+	if db.ReadDB() != db.WriteDB() {
+		cs = append(cs, collectors.NewDBStatsCollector(db.ReadDB(), "read"))
+	}
+	for _, c := range cs {
+		_ = reg.Register(c)
+	}
+}
