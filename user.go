@@ -231,7 +231,7 @@ func ValidateUser(u *User) error {
 		fe.Add("username", tooLong(MaxUsernameLen))
 	default:
 		for _, r := range u.Username {
-			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r)) {
+			if !validUsernameRune(r) {
 				fe.Add("username", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.")
 				break
 			}
