@@ -28,10 +28,19 @@ const errClientThrottled = "Too many failed login attempts from this address; tr
 // names answers the 401 an unknown name gets (after the same argon2id
 // work), so a 429 never ties one login name to another. Unknown users cost
 // one argon2id verification too, and every failure gives the same 401.
+//
+// With {"code"} instead, it exchanges the one-time code of a single
+// sign-on (see handleOIDCCallback) for a session.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody(w, r, []string{"username", "password"}, nil)
+	b, err := decodeBody(w, r, []string{"username", "password", "code"}, nil)
 	if err != nil {
 		return err
+	}
+	if b.has("code") {
+		return s.redeemLoginCode(w, r, b)
+	}
+	if !s.passwordLogin {
+		return errNoPasswordLogin
 	}
 	b.require("username", "password")
 	login, pw := b.str("username"), b.str("password")
@@ -101,13 +110,45 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.CreateSession(ctx, t, clear...); err != nil {
 		return err
 	}
-	full, err := s.store.FindUserByID(ctx, u.ID)
+	return s.writeSession(w, r, secret, t)
+}
+
+var errNoPasswordLogin = roster.Errorf(roster.EFORBIDDEN, "Password sign-in is turned off on this server; sign in with single sign-on.")
+
+// writeSession answers a login with the new session token t (secret) and
+// its user's full profile.
+func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, secret string, t *roster.Token) error {
+	full, err := s.store.FindUserByID(r.Context(), t.UserID)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return encode(w, http.StatusCreated, loginResponse{Token: secret, ExpiresAt: apiTime(t.ExpiresAt), User: profile(full)})
 }
+
+// redeemLoginCode exchanges a single sign-on's one-time code (body
+// {"code"} alone) for a session token: once, within roster.LoginCodeTTL.
+func (s *Server) redeemLoginCode(w http.ResponseWriter, r *http.Request, b *body) error {
+	if b.has("username") || b.has("password") {
+		return roster.Errorf(roster.EINVALID, "Send either a code or a username and password.")
+	}
+	code := b.str("code")
+	if err := b.err(); err != nil {
+		return err
+	}
+	if *code == "" || len(*code) > 256 {
+		return errBadCode
+	}
+	secret, tokenHash := roster.NewTokenSecret()
+	t := &roster.Token{Hash: tokenHash, Kind: roster.TokenSession, Name: loginSessionName,
+		Prefix: roster.TokenPrefix(secret), ExpiresAt: s.now().Add(s.tokenTTL)}
+	if err := s.store.RedeemLoginCode(r.Context(), roster.HashToken(*code), t); err != nil {
+		return err
+	}
+	return s.writeSession(w, r, secret, t)
+}
+
+var errBadCode = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "This sign-in code is unknown, already used or expired."}
 
 // handleLogout revokes the token that authenticated the request.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
