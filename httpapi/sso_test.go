@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,9 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/internal/idptest"
+	"github.com/rosterhq/roster/internal/rostertest"
+	"github.com/rosterhq/roster/postgres"
+	"github.com/rosterhq/roster/postgres/pgtest"
 )
 
 // noFollow is an HTTP client that shows redirects instead of following
@@ -63,15 +68,27 @@ func authorize(t *testing.T, authURL string) string {
 	return loc
 }
 
-// finish follows the callback (on base, whatever host the provider was
-// told) and returns the fragment parameters of where it sends the browser.
+// finish follows the callback and returns the fragment parameters of where
+// it sends the browser. The request goes to base under the Host the
+// provider was told, as a load balancer in front of several instances
+// sends it.
 func finish(t *testing.T, base, callback, wantPrefix string) url.Values {
 	t.Helper()
 	cb, err := url.Parse(callback)
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, loc := get(t, base+cb.RequestURI())
+	req, err := http.NewRequest("GET", base+cb.RequestURI(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = cb.Host
+	res, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	status, loc := res.StatusCode, res.Header.Get("Location")
 	if status != http.StatusFound {
 		t.Fatalf("callback: status %d, want 302", status)
 	}
@@ -501,4 +518,66 @@ func toStrings(v any) []string {
 		out = append(out, s.(string))
 	}
 	return out
+}
+
+// TestSSOTwoInstancesPostgres: two instances on one PostgreSQL database;
+// a sign-in started on one finishes on the other (the state is stored),
+// the code is redeemed on the first, and each is used once across both.
+func TestSSOTwoInstancesPostgres(t *testing.T) {
+	if os.Getenv(pgtest.EnvVar) == "" {
+		t.Skip("set " + pgtest.EnvVar)
+	}
+	dsn := pgtest.URL(t)
+	ctx := context.Background()
+	start := func(migrate bool) *rostertest.Server {
+		db, err := postgres.Open(ctx, dsn, postgres.Options{MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if migrate {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := rostertest.New(ctx, db, rostertest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := start(true), start(false)
+	admin, err := a.CreateUser(ctx, "admin", true, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateUser(ctx, "jane", false, "janepass"); err != nil {
+		t.Fatal(err)
+	}
+	ea := &env{t: t, db: a.DB, URL: a.URL, hasher: a.Hasher}
+	ea.AdminToken = ea.token(admin)
+	eb := &env{t: t, db: b.DB, URL: b.URL, hasher: b.Hasher}
+	idp := idptest.Start(t)
+	ea.addProvider(idp, "corp", map[string]any{"linkByEmail": true})
+	// The provider added through A is listed by B.
+	if body := eb.do("GET", "/api/v3/auth/providers", "", nil).expect(t, http.StatusOK).Body; !strings.Contains(string(body), `"corp"`) {
+		t.Fatalf("instance B does not see the provider: %s", body)
+	}
+	cb := authorize(t, startSSO(t, a.URL, "corp", "/admin/"))
+	frag := finish(t, b.URL, cb, "/admin/") // the callback lands on B
+	code := frag.Get("code")
+	if code == "" {
+		t.Fatalf("callback on B: %v", frag)
+	}
+	// The state is spent on both instances.
+	u, _ := url.Parse(cb)
+	ea.do("GET", u.RequestURI(), "", nil).expect(t, http.StatusBadRequest)
+	eb.do("GET", u.RequestURI(), "", nil).expect(t, http.StatusBadRequest)
+	body := ea.redeem(code).expect(t, http.StatusCreated).JSON(t)
+	if body["user"].(map[string]any)["username"] != "jane" {
+		t.Fatalf("signed in as %v", body["user"])
+	}
+	eb.redeem(code).expect(t, http.StatusUnauthorized)
+	eb.do("GET", "/api/v3/users/me", body["token"].(string), nil).expect(t, http.StatusOK)
 }
