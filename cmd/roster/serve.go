@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -63,6 +64,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	trustedProxies := fs.String("trusted-proxies", getenv("ROSTER_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (empty: none)")
 	loginRate := fs.Int("login-failures-per-minute", envInt(getenv, "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute), "failed password logins allowed per client address per minute (0: no limit)")
 	activityRate := fs.Float64("activity-rate", envFloat(getenv, "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate), "activity posts per second allowed per non-admin user (0: no limit)")
+	passwordLogin := fs.Bool("password-login", true, "allow password sign-in; false leaves single sign-on and tokens (roster token create still works)")
+	redirectOrigins := fs.String("allowed-redirect-origins", getenv("ROSTER_ALLOWED_REDIRECT_ORIGINS"), "comma-separated origins (https://app.example.com) besides this server's own paths that a single sign-on may return to")
 	activityBurst := fs.Int("activity-burst", envInt(getenv, "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst), "activity posts a non-admin user may make at once before --activity-rate applies")
 	if err := parseFlags(fs, args); err != nil {
 		return serveConfig{}, err
@@ -102,6 +105,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if *dbTimeout <= 0 {
 		return serveConfig{}, usagef("--db-timeout must be positive")
 	}
+	origins, err := parseOrigins(*redirectOrigins)
+	if err != nil {
+		return serveConfig{}, usagef("--allowed-redirect-origins (ROSTER_ALLOWED_REDIRECT_ORIGINS): %v", err)
+	}
 	var handler slog.Handler
 	switch *logFormat {
 	case "json":
@@ -118,7 +125,27 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		natsURL: *natsURL, allowPrivate: *allowPrivate, webhookWorkers: *webhookWorkers,
 		hashers: *hashers, pool: *pool, dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, maxStreams: *maxStreams,
 		api: httpapi.Config{TokenTTL: *ttl, PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
-			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != ""}}, nil
+			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != "",
+			NoPasswordLogin: !*passwordLogin, AllowedRedirectOrigins: origins}}, nil
+}
+
+// parseOrigins reads a comma-separated list of origins: scheme and host
+// (with an optional port), no path.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSuffix(u.Path, "/") != "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 // newApp wires the instance of c on db: the broker, the PostgreSQL
