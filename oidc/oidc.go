@@ -95,7 +95,7 @@ func describe(err error) string {
 	if errors.As(err, &mismatch) {
 		return fmt.Sprintf("it names the issuer %q.", mismatch.Discovered)
 	}
-	msg := err.Error()
+	msg := strings.TrimSpace(err.Error())
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
