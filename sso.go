@@ -48,31 +48,17 @@ type AuthProviderUpdate struct {
 
 // Apply returns p with upd applied.
 func (upd AuthProviderUpdate) Apply(p AuthProvider) AuthProvider {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&p.DisplayName, upd.DisplayName)
-	set(&p.Issuer, upd.Issuer)
-	set(&p.ClientID, upd.ClientID)
-	set(&p.ClientSecret, upd.ClientSecret)
-	set(&p.UsernameClaim, upd.UsernameClaim)
-	set(&p.GroupsClaim, upd.GroupsClaim)
-	if upd.Scopes != nil {
-		p.Scopes = *upd.Scopes
-	}
-	if upd.AllowedEmailDomains != nil {
-		p.AllowedEmailDomains = *upd.AllowedEmailDomains
-	}
-	for _, b := range []struct {
-		dst *bool
-		v   *bool
-	}{{&p.AutoCreate, upd.AutoCreate}, {&p.LinkByEmail, upd.LinkByEmail}, {&p.Enabled, upd.Enabled}} {
-		if b.v != nil {
-			*b.dst = *b.v
-		}
-	}
+	assign(&p.DisplayName, upd.DisplayName)
+	assign(&p.Issuer, upd.Issuer)
+	assign(&p.ClientID, upd.ClientID)
+	assign(&p.ClientSecret, upd.ClientSecret)
+	assign(&p.UsernameClaim, upd.UsernameClaim)
+	assign(&p.GroupsClaim, upd.GroupsClaim)
+	assign(&p.Scopes, upd.Scopes)
+	assign(&p.AllowedEmailDomains, upd.AllowedEmailDomains)
+	assign(&p.AutoCreate, upd.AutoCreate)
+	assign(&p.LinkByEmail, upd.LinkByEmail)
+	assign(&p.Enabled, upd.Enabled)
 	return p
 }
 

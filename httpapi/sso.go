@@ -151,21 +151,29 @@ func (s *Server) handleProviderList(w http.ResponseWriter, r *http.Request) erro
 	return encode(w, http.StatusOK, out)
 }
 
-func (s *Server) handleProviderCreate(w http.ResponseWriter, r *http.Request) error {
+// readProviderBody checks that an admin asks on a server with single
+// sign-on, and reads a provider's body (requiring the names given).
+func (s *Server) readProviderBody(w http.ResponseWriter, r *http.Request, required ...string) (*string, roster.AuthProviderUpdate, error) {
+	var upd roster.AuthProviderUpdate
 	if err := roster.RequireAdmin(viewer(r)); err != nil {
-		return err
+		return nil, upd, err
 	}
 	if s.oidc == nil {
-		return errNoSSO
+		return nil, upd, errNoSSO
 	}
 	b, err := decodeBody(w, r, providerFields, providerReadOnly)
 	if err != nil {
-		return err
+		return nil, upd, err
 	}
-	b.require("name", "displayName", "issuer", "clientId")
+	b.require(required...)
 	name := b.str("name")
-	upd := readProviderFields(b)
-	if err := b.err(); err != nil {
+	upd = readProviderFields(b)
+	return name, upd, b.err()
+}
+
+func (s *Server) handleProviderCreate(w http.ResponseWriter, r *http.Request) error {
+	name, upd, err := s.readProviderBody(w, r, "name", "displayName", "issuer", "clientId")
+	if err != nil {
 		return err
 	}
 	p := upd.Apply(roster.AuthProvider{Name: strings.TrimSpace(*name), Scopes: roster.DefaultProviderScopes,
@@ -195,19 +203,8 @@ func (s *Server) handleProviderGet(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handleProviderPatch(w http.ResponseWriter, r *http.Request) error {
-	if err := roster.RequireAdmin(viewer(r)); err != nil {
-		return err
-	}
-	if s.oidc == nil {
-		return errNoSSO
-	}
-	b, err := decodeBody(w, r, providerFields, providerReadOnly)
+	name, upd, err := s.readProviderBody(w, r)
 	if err != nil {
-		return err
-	}
-	name := b.str("name")
-	upd := readProviderFields(b)
-	if err := b.err(); err != nil {
 		return err
 	}
 	ctx := r.Context()
