@@ -24,11 +24,13 @@ var allowedImports = map[string][]string{
 	"console":             {},
 	"webhook":             {"."},
 	"natsbus":             {"."},
-	"app":                 {".", "httpapi", "natsbus", "postgres", "sqlstore", "stream", "webhook"},
+	"oidc":                {"."},
+	"app":                 {".", "httpapi", "natsbus", "oidc", "postgres", "sqlstore", "stream", "webhook"},
 	"client":              {},
 	"cmd/roster":          {".", "app", "httpapi", "password", "postgres", "sqlite", "sqlstore", "stream", "webhook"},
 	"cmd/roster-bench":    {".", "postgres", "sqlite", "sqlstore"},
 	"internal/clienttest": {},
+	"internal/idptest":    {},
 	"internal/rostertest": {".", "app", "httpapi", "password", "postgres", "postgres/pgtest", "sqlite", "sqlstore", "stream"},
 }
 

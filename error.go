@@ -31,6 +31,9 @@ type Error struct {
 	Fields     map[string][]string
 	RetryAfter time.Duration // with ETHROTTLED
 	Scope      Scope         // with EFORBIDDEN: the token scope the operation needs
+	// Reason is a short machine-readable reason (a refused single sign-on
+	// sends it to the browser as "#error=<reason>").
+	Reason string
 }
 
 func (e *Error) Error() string {

@@ -136,26 +136,24 @@ func (u UserUpdate) ChangedFields(old *User) []string {
 // Apply returns a copy of old with the update applied.
 func (u UserUpdate) Apply(old *User) *User {
 	n := *old
-	set := func(dst *string, src *string) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&n.Username, u.Username)
-	set(&n.Email, u.Email)
-	set(&n.FirstName, u.FirstName)
-	set(&n.LastName, u.LastName)
-	set(&n.Bio, u.Bio)
-	set(&n.AvatarURL, u.AvatarURL)
-	set(&n.Timezone, u.Timezone)
-	set(&n.Locale, u.Locale)
-	if u.IsActive != nil {
-		n.IsActive = *u.IsActive
-	}
-	if u.IsAdmin != nil {
-		n.IsAdmin = *u.IsAdmin
-	}
+	assign(&n.Username, u.Username)
+	assign(&n.Email, u.Email)
+	assign(&n.FirstName, u.FirstName)
+	assign(&n.LastName, u.LastName)
+	assign(&n.Bio, u.Bio)
+	assign(&n.AvatarURL, u.AvatarURL)
+	assign(&n.Timezone, u.Timezone)
+	assign(&n.Locale, u.Locale)
+	assign(&n.IsActive, u.IsActive)
+	assign(&n.IsAdmin, u.IsAdmin)
 	return &n
+}
+
+// assign sets *dst to *v when v is not nil: one field of a partial update.
+func assign[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // UserService stores users. Implementations return ENOTFOUND for absent or
@@ -231,7 +229,7 @@ func ValidateUser(u *User) error {
 		fe.Add("username", tooLong(MaxUsernameLen))
 	default:
 		for _, r := range u.Username {
-			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r)) {
+			if !validUsernameRune(r) {
 				fe.Add("username", "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.")
 				break
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rosterhq/roster/httpapi"
 	"github.com/rosterhq/roster/natsbus"
+	"github.com/rosterhq/roster/oidc"
 	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/stream"
@@ -147,6 +148,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.API.Store, cfg.API.Broker = cfg.Store, broker
 	if cfg.API.Clock == nil {
 		cfg.API.Clock = cfg.Store.Clock() // one clock for the store and the server
+	}
+	if cfg.API.OIDC == nil {
+		cfg.API.OIDC = oidc.New(nil, cfg.API.Clock)
 	}
 	a.API = httpapi.NewServer(cfg.API)
 	return a, nil

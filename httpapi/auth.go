@@ -19,16 +19,6 @@ type loginResponse struct {
 
 const errClientThrottled = "Too many failed login attempts from this address; try again later."
 
-// handleLogin exchanges a username (or email) and password for a token.
-//
-// Failures are counted three ways, all checked before the password is:
-// per client address (in memory, LoginFailuresPerMinute, so that no client
-// keeps the argon2id workers busy), per login name as typed, and per
-// account (both stored, roster.MaxLoginFailures consecutive ones lock).
-// A name's own lock answers 429; an account locked through another of its
-// names answers the 401 an unknown name gets (after the same argon2id
-// work), so a 429 never ties one login name to another. Unknown users cost
-// one argon2id verification too, and every failure gives the same 401.
 // loginFailed counts a failed password login and logs it at warn level
 // with the login name's hash (never the name: it is sometimes a password),
 // the client address after trusted proxies and the request id, so that
@@ -44,10 +34,29 @@ func (s *Server) loginFailed(r *http.Request, login, result string, locked bool)
 		slog.Bool("locked", locked), slog.String("request_id", requestID(r)))
 }
 
+// handleLogin exchanges a username (or email) and password for a token.
+//
+// Failures are counted three ways, all checked before the password is:
+// per client address (in memory, LoginFailuresPerMinute, so that no client
+// keeps the argon2id workers busy), per login name as typed, and per
+// account (both stored, roster.MaxLoginFailures consecutive ones lock).
+// A name's own lock answers 429; an account locked through another of its
+// names answers the 401 an unknown name gets (after the same argon2id
+// work), so a 429 never ties one login name to another. Unknown users cost
+// one argon2id verification too, and every failure gives the same 401.
+//
+// With {"code"} instead, it exchanges the one-time code of a single
+// sign-on (see handleOIDCCallback) for a session.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody(w, r, []string{"username", "password"}, nil)
+	b, err := decodeBody(w, r, []string{"username", "password", "code"}, nil)
 	if err != nil {
 		return err
+	}
+	if b.has("code") {
+		return s.redeemLoginCode(w, r, b)
+	}
+	if !s.passwordLogin {
+		return errNoPasswordLogin
 	}
 	b.require("username", "password")
 	login, pw := b.str("username"), b.str("password")
@@ -124,13 +133,45 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.CreateSession(ctx, t, clear...); err != nil {
 		return err
 	}
-	full, err := s.store.FindUserByID(ctx, u.ID)
+	return s.writeSession(w, r, secret, t)
+}
+
+var errNoPasswordLogin = roster.Errorf(roster.EFORBIDDEN, "Password sign-in is turned off on this server; sign in with single sign-on.")
+
+// writeSession answers a login with the new session token t (secret) and
+// its user's full profile.
+func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, secret string, t *roster.Token) error {
+	full, err := s.store.FindUserByID(r.Context(), t.UserID)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	return encode(w, http.StatusCreated, loginResponse{Token: secret, ExpiresAt: apiTime(t.ExpiresAt), User: profile(full)})
 }
+
+// redeemLoginCode exchanges a single sign-on's one-time code (body
+// {"code"} alone) for a session token: once, within roster.LoginCodeTTL.
+func (s *Server) redeemLoginCode(w http.ResponseWriter, r *http.Request, b *body) error {
+	if b.has("username") || b.has("password") {
+		return roster.Errorf(roster.EINVALID, "Send either a code or a username and password.")
+	}
+	code := b.str("code")
+	if err := b.err(); err != nil {
+		return err
+	}
+	if *code == "" || len(*code) > 256 {
+		return errBadCode
+	}
+	secret, tokenHash := roster.NewTokenSecret()
+	t := &roster.Token{Hash: tokenHash, Kind: roster.TokenSession, Name: loginSessionName,
+		Prefix: roster.TokenPrefix(secret), ExpiresAt: s.now().Add(s.tokenTTL)}
+	if err := s.store.RedeemLoginCode(r.Context(), roster.HashToken(*code), t); err != nil {
+		return err
+	}
+	return s.writeSession(w, r, secret, t)
+}
+
+var errBadCode = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "This sign-in code is unknown, already used or expired."}
 
 // handleLogout revokes the token that authenticated the request.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {

@@ -716,6 +716,22 @@ func (w *azWorld) matrix() []azRow {
 				}
 			}},
 
+		// Single sign-on: the provider list and the start of a sign-in are
+		// public (no provider "none" exists; a callback without state is 400).
+		{route: "GET /api/v3/auth/providers", path: base + "/auth/providers", want: azAll(200)},
+		{route: "GET /api/v3/auth/oidc/{name}/login", path: base + "/auth/oidc/none/login?redirect_uri=/admin/", want: azAll(404)},
+		{route: "GET /api/v3/auth/oidc/{name}/callback", path: base + "/auth/oidc/none/callback", want: azAll(400)},
+		//                                                                                        none grp  exg  view memb wadm admn
+		{route: "POST /api/v3/auth/providers", path: base + "/auth/providers", want: azAuthed(403, 403, 403, 403, 403, 403, 400),
+			body: func(c *azCell) any { return map[string]any{} }},
+		{route: "GET /api/v3/auth/providers/{name}", path: base + "/auth/providers/none", want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+		{route: "PATCH /api/v3/auth/providers/{name}", path: base + "/auth/providers/none", want: azAuthed(403, 403, 403, 403, 403, 403, 404),
+			body: func(c *azCell) any { return map[string]any{"enabled": false} }},
+		{route: "DELETE /api/v3/auth/providers/{name}", path: base + "/auth/providers/none", want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+		{route: "GET /api/v3/users/{id}/identities", path: base + "/users/{target}/identities", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "DELETE /api/v3/users/{id}/identities/{provider}", path: base + "/users/{target}/identities/none",
+			want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+
 		{route: "GET /api/v3/users", path: base + "/users", want: azAuthed(200, 200, 200, 200, 200, 200, 200),
 			check: func(t *testing.T, c *azCell, r *resp) {
 				if c.ok {

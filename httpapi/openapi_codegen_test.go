@@ -49,8 +49,8 @@ func main() {
 	url := os.Args[1]
 	anon, err := rosterclient.NewClientWithResponses(url)
 	check(err == nil, "client: %v", err)
-	pw := "adminpass"
-	login, err := anon.CreateTokenWithResponse(ctx, rosterclient.LoginRequest{Username: "admin", Password: &pw})
+	user, pw := "admin", "adminpass" // optional fields: the body may be {"code"} instead (single sign-on)
+	login, err := anon.CreateTokenWithResponse(ctx, rosterclient.LoginRequest{Username: &user, Password: &pw})
 	check(err == nil && login.JSON201 != nil, "login: %v %s", err, body(login.Body))
 	auth := rosterclient.WithRequestEditorFn(func(ctx context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+login.JSON201.Token)

@@ -28,6 +28,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	handle("POST /api/v3/auth/token", s.handle(s.handleLogin))
 	handle("DELETE /api/v3/auth/token", s.authed(s.handleLogout))
+	handle("GET /api/v3/auth/providers", s.handle(s.handleProviderList))
+	handle("POST /api/v3/auth/providers", s.authed(s.handleProviderCreate))
+	handle("GET /api/v3/auth/providers/{name}", s.authed(s.handleProviderGet))
+	handle("PATCH /api/v3/auth/providers/{name}", s.authed(s.handleProviderPatch))
+	handle("DELETE /api/v3/auth/providers/{name}", s.authed(s.handleProviderDelete))
+	handle("GET /api/v3/auth/oidc/{name}/login", s.handle(s.handleOIDCLogin))
+	handle("GET /api/v3/auth/oidc/{name}/callback", s.handle(s.handleOIDCCallback))
 
 	handle("GET /api/v3/users", s.authed(s.handleUserList))
 	handle("POST /api/v3/users", s.authed(s.handleUserCreate))
@@ -42,6 +49,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("GET /api/v3/users/{id}/activities", s.authed(s.handleUserActivities))
 	handle("GET /api/v3/users/{id}/activities/count", s.authed(s.handleUserActivityCount))
 	handle("GET /api/v3/users/{id}/stream", s.authedWith(streamToken, s.handleUserStream))
+	handle("GET /api/v3/users/{id}/identities", s.authed(s.handleIdentityList))
+	handle("DELETE /api/v3/users/{id}/identities/{provider}", s.authed(s.handleIdentityDelete))
 
 	handle("GET /api/v3/workspaces", s.authed(s.handleWorkspaceList))
 	handle("POST /api/v3/workspaces", s.authed(s.handleWorkspaceCreate))

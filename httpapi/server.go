@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Store interface {
 	roster.ActivityService
 	roster.UserChangeService
 	roster.WebhookService
+	roster.SSOService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error
@@ -71,6 +73,14 @@ type Config struct {
 	NoMetrics bool
 	// Webhooks sends test events (POST /webhooks/{id}/test); nil: 503.
 	Webhooks WebhookTester
+	// OIDC is the relying party of single sign-on; nil: its routes answer 503.
+	OIDC OIDC
+	// NoPasswordLogin turns password sign-in off (--password-login=false):
+	// single sign-on and tokens only.
+	NoPasswordLogin bool
+	// AllowedRedirectOrigins are the origins ("https://app.example.com")
+	// besides this server's own paths that a sign-in may return to.
+	AllowedRedirectOrigins []string
 }
 
 // Defaults of the abuse limits (see Config).
@@ -115,6 +125,10 @@ type Server struct {
 	streams  streamSet // the open streams, for Shutdown
 	buffers  *byteBudget
 	webhooks WebhookTester
+	oidc     OIDC
+	// passwordLogin is false with --password-login=false.
+	passwordLogin   bool
+	redirectOrigins []string
 	// writeTimeout bounds each write to a stream (streamWriteTimeout;
 	// tests shorten it).
 	writeTimeout time.Duration
@@ -127,7 +141,11 @@ func (s *Server) now() time.Time { return s.clock.Now() }
 func NewServer(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, registry: cfg.Registry, clock: cfg.Clock, tokenTTL: cfg.TokenTTL,
 		broker: cfg.Broker, heartbeat: cfg.Heartbeat, publicURL: cfg.PublicURL, trustedProxies: cfg.TrustedProxies,
-		noMetrics: cfg.NoMetrics, webhooks: cfg.Webhooks, writeTimeout: streamWriteTimeout}
+		noMetrics: cfg.NoMetrics, webhooks: cfg.Webhooks, writeTimeout: streamWriteTimeout,
+		oidc: cfg.OIDC, passwordLogin: !cfg.NoPasswordLogin}
+	for _, o := range cfg.AllowedRedirectOrigins {
+		s.redirectOrigins = append(s.redirectOrigins, strings.ToLower(strings.TrimSuffix(o, "/")))
+	}
 	switch n := cfg.LoginFailuresPerMinute; {
 	case n == 0:
 		s.loginLimit = newLimiter(DefaultLoginFailuresPerMinute/60.0, DefaultLoginFailuresPerMinute)

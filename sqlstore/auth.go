@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -67,20 +68,27 @@ func (db *DB) CreateSession(ctx context.Context, t *roster.Token, throttleKeys .
 				return err
 			}
 		}
-		if err := tx.insertToken(ctx, t, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", db.t(now), t.UserID); err != nil {
-			return err
-		}
 		for _, k := range throttleKeys {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM login_throttle WHERE key = ?", k); err != nil {
 				return err
 			}
 		}
-		return tx.insertActivity(ctx, &roster.Activity{ActorID: t.UserID, Verb: roster.VerbAuthLogin, Published: now})
+		return tx.insertSession(ctx, t, now, map[string]string{"method": "password"})
 	})
 	return err
+}
+
+// insertSession stores the login token t, stamps the user's lastLogin and
+// records auth.login with how the user signed in (method).
+func (tx *wtx) insertSession(ctx context.Context, t *roster.Token, now time.Time, method map[string]string) error {
+	if err := tx.insertToken(ctx, t, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE users SET last_login = ? WHERE id = ?", tx.db.t(now), t.UserID); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(method)
+	return tx.insertActivity(ctx, &roster.Activity{ActorID: t.UserID, Verb: roster.VerbAuthLogin, Data: data, Published: now})
 }
 
 // CreateToken stores a token for an existing user.

@@ -418,27 +418,27 @@ func (db *DB) BackfillSkeletons(ctx context.Context) error {
 // means the user creates itself (the first admin, the CLI).
 func (db *DB) CreateUser(ctx context.Context, actor int64, u *roster.User, passwordHash string) error {
 	now := db.Now()
-	err := db.tx(ctx, func(tx *wtx) error {
-		if err := checkUnique(ctx, tx, 0, u); err != nil {
-			return err
-		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, username_skeleton, email, email_fold, first_name, first_fold,
-			last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			u.Username, roster.Fold(u.Username), roster.UsernameSkeleton(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
-			u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
-			passwordHash, db.t(now), u.IsService).Scan(&u.ID)
-		if err != nil {
-			return err
-		}
-		if actor == 0 {
-			actor = u.ID
-		}
-		err = tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserCreated,
-			Object: userObject(u), Published: now})
+	return db.tx(ctx, func(tx *wtx) error { return tx.insertUser(ctx, actor, u, passwordHash, now) })
+}
+
+// insertUser is CreateUser inside tx.
+func (tx *wtx) insertUser(ctx context.Context, actor int64, u *roster.User, passwordHash string, now time.Time) error {
+	if err := checkUnique(ctx, tx, 0, u); err != nil {
 		return err
-	})
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, username_skeleton, email, email_fold, first_name, first_fold,
+		last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, roster.Fold(u.Username), roster.UsernameSkeleton(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
+		u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
+		passwordHash, tx.db.t(now), u.IsService).Scan(&u.ID)
 	if err != nil {
+		return err
+	}
+	if actor == 0 {
+		actor = u.ID
+	}
+	if err := tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbUserCreated, Object: userObject(u), Published: now}); err != nil {
 		return err
 	}
 	u.DateJoined, u.Version, u.Groups = now.Truncate(1e3), 1, []roster.GroupRef{}

@@ -39,7 +39,8 @@ func scanWebhook(s Scanner) (*roster.Webhook, error) {
 	return &w, nil
 }
 
-func verbsJSON(v []string) string {
+// stringsJSON stores a list of strings as a JSON array (never null).
+func stringsJSON(v []string) string {
 	if v == nil {
 		v = []string{}
 	}
@@ -67,7 +68,7 @@ func (db *DB) CreateWebhook(ctx context.Context, actor int64, w *roster.Webhook)
 	w.Secret, w.CreatedAt = roster.NewWebhookSecret(), now.Truncate(1e3)
 	return db.tx(ctx, func(tx *wtx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO webhooks (url, description, verbs, workspace_id, enabled, secret, after_activity, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`, w.URL, w.Description, verbsJSON(w.Verbs), w.WorkspaceID, w.Enabled,
+			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id`, w.URL, w.Description, stringsJSON(w.Verbs), w.WorkspaceID, w.Enabled,
 			w.Secret, actor, db.t(now)).Scan(&w.ID)
 		if err != nil {
 			return err
@@ -133,7 +134,7 @@ func (db *DB) UpdateWebhook(ctx context.Context, actor, id int64, upd roster.Web
 		if upd.Description != nil && *upd.Description != w.Description {
 			w.Description, fields = *upd.Description, append(fields, "description")
 		}
-		if upd.Verbs != nil && verbsJSON(*upd.Verbs) != verbsJSON(w.Verbs) {
+		if upd.Verbs != nil && stringsJSON(*upd.Verbs) != stringsJSON(w.Verbs) {
 			w.Verbs, fields = *upd.Verbs, append(fields, "verbs")
 		}
 		if upd.WorkspaceID != nil {
@@ -161,7 +162,7 @@ func (db *DB) UpdateWebhook(ctx context.Context, actor, id int64, upd roster.Web
 			failing = db.t(*w.FailingSince)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, description = ?, verbs = ?, workspace_id = ?, enabled = ?,
-			failing_since = ?, disabled_reason = ? WHERE id = ?`, w.URL, w.Description, verbsJSON(w.Verbs), w.WorkspaceID, w.Enabled,
+			failing_since = ?, disabled_reason = ? WHERE id = ?`, w.URL, w.Description, stringsJSON(w.Verbs), w.WorkspaceID, w.Enabled,
 			failing, w.DisabledReason, id); err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ import (
 var copiedTables = map[string]string{
 	"users": "id", "tokens": "id", "login_throttle": "key", "groups": "id", "group_members": "group_id, user_id",
 	"workspaces": "id", "workspace_user_grants": "workspace_id, user_id", "workspace_group_grants": "workspace_id, group_id",
-	"activities": "id",
+	"activities": "id", "auth_providers": "name", "user_identities": "provider, subject",
 }
 
 // populated is what populateSQLite stored.
@@ -113,6 +113,12 @@ func populateSQLite(t *testing.T, path string) populated {
 		a.Published = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC).Add(time.Duration(i) * time.Minute)
 		must(db.CreateActivity(ctx, a))
 	}
+	corp := &roster.AuthProvider{Name: "corp", DisplayName: "Corp", Issuer: "https://idp.example", ClientID: "roster", ClientSecret: "s",
+		Scopes: roster.DefaultProviderScopes, UsernameClaim: roster.DefaultUsernameClaim, LinkByEmail: true, Enabled: true}
+	must(db.CreateAuthProvider(ctx, admin, corp))
+	_, err = db.SignIn(ctx, corp, &roster.ProviderClaims{Subject: "s-alice", Email: "alice@example.com", EmailVerified: true},
+		roster.HashToken("code"), time.Now().Add(time.Minute))
+	must(err)
 	must(db.DeleteUser(ctx, admin, dave))
 	must(db.DeleteUser(ctx, admin, zed)) // the highest user id is now dead
 	p.maxUserID = zed
@@ -124,11 +130,13 @@ func populateSQLite(t *testing.T, path string) populated {
 func tableRows(t *testing.T, db *sql.DB, table, key string) []string {
 	t.Helper()
 	cols := map[string]string{
-		"users":      "id, username, email, first_name, last_name, is_active, is_admin, password_hash, version",
-		"tokens":     "id, user_id, hash",
-		"groups":     "id, name, member_count",
-		"workspaces": "id, name, slug",
-		"activities": "id, actor_id, verb, object_type, object_id, object_name, workspace_id, data",
+		"users":           "id, username, email, first_name, last_name, is_active, is_admin, password_hash, version",
+		"tokens":          "id, user_id, hash",
+		"groups":          "id, name, member_count",
+		"workspaces":      "id, name, slug",
+		"activities":      "id, actor_id, verb, object_type, object_id, object_name, workspace_id, data",
+		"auth_providers":  "name, display_name, issuer, client_id, client_secret, scopes, link_by_email, enabled",
+		"user_identities": "provider, subject, user_id, email",
 	}[table]
 	if cols == "" {
 		cols = "*"

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -70,6 +71,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	tlsKey := fs.str("tls-key", "ROSTER_TLS_KEY", "", "the PEM private key of --tls-cert")
 	loginRate := fs.integer("login-failures-per-minute", "ROSTER_LOGIN_FAILURES_PER_MINUTE", httpapi.DefaultLoginFailuresPerMinute, "failed password logins allowed per client address per minute (0: no limit)")
 	activityRate := fs.float("activity-rate", "ROSTER_ACTIVITY_RATE", httpapi.DefaultActivityRate, "activity posts per second allowed per non-admin user (0: no limit)")
+	passwordLogin := fs.boolean("password-login", "ROSTER_PASSWORD_LOGIN", true, "allow password sign-in; false leaves single sign-on and tokens (roster token create still works)")
+	redirectOrigins := fs.str("allowed-redirect-origins", "ROSTER_ALLOWED_REDIRECT_ORIGINS", "", "comma-separated origins (https://app.example.com) besides this server's own paths that a single sign-on may return to")
 	activityBurst := fs.integer("activity-burst", "ROSTER_ACTIVITY_BURST", httpapi.DefaultActivityBurst, "activity posts a non-admin user may make at once before --activity-rate applies")
 	if err := parseFlags(fs, args); err != nil {
 		return serveConfig{}, err
@@ -113,6 +116,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return serveConfig{}, usagef("--log-level (ROSTER_LOG_LEVEL) must be debug, info, warn or error")
 	}
+	origins, err := parseOrigins(*redirectOrigins)
+	if err != nil {
+		return serveConfig{}, usagef("--allowed-redirect-origins (ROSTER_ALLOWED_REDIRECT_ORIGINS): %v", err)
+	}
 	var handler slog.Handler
 	opts := &slog.HandlerOptions{Level: level}
 	switch *logFormat {
@@ -138,7 +145,27 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		natsURL: *natsURL, allowPrivate: *allowPrivate, webhookWorkers: *webhookWorkers,
 		hashers: *hashers, pool: *pool, dbTimeout: *dbTimeout, sessionTTL: *sessionTTL, maxStreams: *maxStreams,
 		api: httpapi.Config{TokenTTL: *ttl, PublicURL: pub, TrustedProxies: proxies, LoginFailuresPerMinute: *loginRate,
-			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != ""}}, nil
+			ActivityRate: *activityRate, ActivityBurst: *activityBurst, NoMetrics: *metricsAddr != "",
+			NoPasswordLogin: !*passwordLogin, AllowedRedirectOrigins: origins}}, nil
+}
+
+// parseOrigins reads a comma-separated list of origins: scheme and host
+// (with an optional port), no path.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for o := range strings.SplitSeq(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSuffix(u.Path, "/") != "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 // newApp wires the instance of c on db: the broker, the PostgreSQL

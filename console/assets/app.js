@@ -309,6 +309,17 @@ function viewSignIn(message) {
     field("password", "Password", { type: "password", autocomplete: "current-password", required: true }),
     h("p", { class: "form-error", id: "signin-error", role: "alert" }),
     h("button", { type: "submit" }, "Sign in"));
+  const sso = h("div", { class: "sso", id: "sso-providers" });
+  form.append(sso);
+  // One button per enabled single sign-on provider; the provider sends the
+  // browser back here with a one-time code in the fragment (ssoReturn).
+  api("GET", "auth/providers").then(({ data }) => {
+    if (!data.length) return;
+    fill(sso, h("p", { class: "hint" }, "Or sign in with"),
+      ...data.map((p) => h("a", { class: "button secondary sso-provider", "data-provider": p.name,
+        href: API + "auth/oidc/" + encodeURIComponent(p.name) + "/login" + qs({ redirect_uri: location.pathname }) },
+      p.displayName)));
+  }).catch(() => { /* no providers to show */ });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const btn = form.querySelector("button[type=submit]");
@@ -1600,6 +1611,7 @@ async function route(message) {
   $("#whoami").hidden = false;
   $("#whoami-name").textContent = state.me.username + (state.me.isAdmin ? " (admin)" : "");
   $("#nav-webhooks").hidden = !state.me.isAdmin;
+  $("#nav-providers").hidden = !state.me.isAdmin;
   showActivityNav();
   // Only admins administer Roster: others see "Roster", not "Roster admin".
   $(".brand span").hidden = !state.me.isAdmin;
@@ -1620,13 +1632,116 @@ async function route(message) {
   else if (section === "tokens") view = viewTokens(params);
   else if (section === "activity") view = viewActivity();
   else if (section === "webhooks" && state.me.isAdmin) view = id ? viewWebhook(id) : viewWebhooks(params);
+  else if (section === "providers" && state.me.isAdmin) view = viewProviders();
   else view = h("section", {}, h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/users" }, "Back to users")));
   fill(main, view);
   document.title = ($("h1", main).textContent || "Roster") + (state.me.isAdmin ? " · Roster admin" : " · Roster");
   if (message === undefined) main.focus({ preventScroll: true });
 }
 
+// ssoReturn finishes a single sign-on: the provider's callback sent the
+// browser here with "#code=..." (exchanged once for a session token) or
+// "#error=...". The fragment is cleared from the address bar first.
+const SSO_ERRORS = {
+  no_account: "No account for this identity.", account_inactive: "This account is inactive.",
+  service_account: "A service account cannot sign in.", email_domain_not_allowed: "This email domain is not allowed for this provider.",
+  identity_conflict: "This account is already linked to another identity at this provider.",
+  access_denied: "The sign-in was cancelled at the provider.", invalid_token: "The provider's answer could not be verified.",
+  provider_disabled: "This provider is disabled.", provider_unavailable: "The provider cannot be reached.",
+};
+async function ssoReturn() {
+  const frag = new URLSearchParams(location.hash.slice(1));
+  if (!frag.has("code") && !frag.has("error")) return undefined;
+  history.replaceState(null, "", location.pathname + location.search + "#/users");
+  if (frag.has("error")) return "Single sign-on failed: " + (SSO_ERRORS[frag.get("error")] || frag.get("error"));
+  try {
+    const { data } = await api("POST", "auth/token", { code: frag.get("code") });
+    sessionStorage.setItem(TOKEN_KEY, data.token);
+    state.me = data.user;
+    return undefined;
+  } catch (err) {
+    return "Single sign-on failed: " + err.message;
+  }
+}
+
+// ---- sign-in providers (admins) ------------------------------------------
+
+function splitList(text) { return text.split(/[\s,]+/).filter(Boolean); }
+
+// viewProviders lists the single sign-on providers, adds one, and turns
+// each on or off or deletes it.
+function viewProviders() {
+  const results = h("div", { id: "provider-results", "aria-live": "polite" });
+  async function load() {
+    try {
+      const { data } = await api("GET", "auth/providers");
+      const rows = data.map((p) => h("tr", { "data-provider": p.name },
+        h("td", {}, h("code", {}, p.name)), h("td", {}, p.displayName), h("td", {}, p.issuer),
+        h("td", {}, p.enabled ? "enabled" : "disabled"),
+        h("td", {}, [p.autoCreate ? "creates users" : null, p.linkByEmail ? "links by email" : null, p.groupsClaim ? "groups from " + p.groupsClaim : null]
+          .filter(Boolean).join(", ") || "—"),
+        h("td", { class: "actions" },
+          h("button", { type: "button", class: "secondary provider-toggle", onclick: async () => {
+            try {
+              await api("PATCH", "auth/providers/" + encodeURIComponent(p.name), { enabled: !p.enabled });
+              setStatus((p.enabled ? "Disabled " : "Enabled ") + p.displayName + ".", "ok");
+              load();
+            } catch (err) { fail(err); }
+          } }, p.enabled ? "Disable" : "Enable"),
+          h("button", { type: "button", class: "danger provider-delete", onclick: async () => {
+            if (!confirm("Delete the provider " + p.displayName + "? Its identities are unlinked.")) return;
+            try {
+              await api("DELETE", "auth/providers/" + encodeURIComponent(p.name));
+              setStatus("Deleted " + p.displayName + ".", "ok");
+              load();
+            } catch (err) { fail(err); }
+          } }, "Delete"))));
+      fill(results, table(["Name", "Display name", "Issuer", "State", "Accounts", ""],
+        rows.length ? rows : emptyRow(6, "No sign-in providers."), { id: "providers-table" }));
+    } catch (err) { fail(err); }
+  }
+  const callback = new URL("../api/v3/auth/oidc/NAME/callback", document.baseURI).href;
+  const form = h("form", { class: "card", id: "provider-create", novalidate: true },
+    h("h2", {}, "New provider"),
+    h("p", { class: "hint" }, "Register Roster at the provider first, with the redirect URL ", h("code", {}, callback),
+      " (NAME being the name below) and the scopes openid email profile."),
+    field("name", "Name", { required: true, autocapitalize: "none" }, "A slug: lower-case letters, digits and hyphens."),
+    field("displayName", "Display name", { required: true }, "The button's label on the sign-in page."),
+    field("issuer", "Issuer URL", { required: true, type: "url" }, "Its discovery document must load."),
+    field("clientId", "Client id", { required: true }),
+    field("clientSecret", "Client secret", { type: "password", autocomplete: "off" }),
+    field("scopes", "Scopes", { value: "openid email profile" }, "Space-separated; must include openid."),
+    field("usernameClaim", "Username claim", { value: "preferred_username" }),
+    field("groupsClaim", "Groups claim", {}, "Optional: memberships in the groups this provider manages follow this claim."),
+    field("allowedEmailDomains", "Allowed email domains", {}, "Space-separated; empty allows any."),
+    h("div", { class: "field" }, h("label", {}, h("input", { type: "checkbox", name: "autoCreate", id: "f-autoCreate" }), " Create users on first sign-in")),
+    h("div", { class: "field" }, h("label", {}, h("input", { type: "checkbox", name: "linkByEmail", id: "f-linkByEmail" }), " Link to the user with the same verified email")),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", id: "provider-submit" }, "Add provider"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    const body = { name: f.name.value.trim(), displayName: f.displayName.value.trim(), issuer: f.issuer.value.trim(),
+      clientId: f.clientId.value.trim(), clientSecret: f.clientSecret.value, scopes: splitList(f.scopes.value),
+      usernameClaim: f.usernameClaim.value.trim(), groupsClaim: f.groupsClaim.value.trim(),
+      allowedEmailDomains: splitList(f.allowedEmailDomains.value), autoCreate: f.autoCreate.checked, linkByEmail: f.linkByEmail.checked };
+    try {
+      const { data } = await api("POST", "auth/providers", body);
+      setStatus("Added " + data.displayName + ".", "ok");
+      form.reset();
+      showFieldErrors(form, null);
+      $(".form-error", form).textContent = "";
+      load();
+    } catch (err) {
+      const rest = showFieldErrors(form, err);
+      $(".form-error", form).textContent = rest.length ? rest.join(" ") : err.message;
+    }
+  });
+  load();
+  return h("section", {}, h("h1", { tabindex: "-1" }, "Sign-in providers"), results, form);
+}
+
 window.addEventListener("hashchange", () => route());
 window.addEventListener("unhandledrejection", (ev) => { ev.preventDefault(); fail(ev.reason); });
 $("#signout").addEventListener("click", signOut);
-route();
+ssoReturn().then((message) => route(message));
