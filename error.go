@@ -31,6 +31,10 @@ type Error struct {
 	Fields     map[string][]string
 	RetryAfter time.Duration // with ETHROTTLED
 	Scope      Scope         // with EFORBIDDEN: the token scope the operation needs
+	// SCIMType is the scimType of the error's SCIM body (RFC 7644 section
+	// 3.12), for the errors of SCIM requests that have one: "invalidFilter",
+	// "invalidPath", "invalidValue", "mutability", "noTarget", ...
+	SCIMType string
 }
 
 func (e *Error) Error() string {

@@ -35,6 +35,12 @@ type User struct {
 	LastLogin    *time.Time
 	LastActiveAt *time.Time
 	Groups       []GroupRef
+	// ExternalID is the identity provider's id of the user (SCIM
+	// externalId), "" when none was given; case-exact, not unique.
+	ExternalID string
+	// ModifiedAt is the time of the last change of the stored profile
+	// (nil before the first one).
+	ModifiedAt *time.Time
 
 	// Version increases with every change of the stored profile; it makes
 	// If-Match checks atomic.
@@ -101,6 +107,7 @@ type UserUpdate struct {
 	Timezone     *string
 	Locale       *string
 	PasswordHash *string
+	ExternalID   *string
 
 	// IfVersion, when non-zero, makes the update fail with EPRECONDITION
 	// unless the stored version still equals it.
@@ -130,6 +137,7 @@ func (u UserUpdate) ChangedFields(old *User) []string {
 	add("timezone", u.Timezone != nil && *u.Timezone != old.Timezone)
 	add("locale", u.Locale != nil && *u.Locale != old.Locale)
 	add("password", u.PasswordHash != nil)
+	add("externalId", u.ExternalID != nil && *u.ExternalID != old.ExternalID)
 	return f
 }
 
@@ -149,6 +157,7 @@ func (u UserUpdate) Apply(old *User) *User {
 	set(&n.AvatarURL, u.AvatarURL)
 	set(&n.Timezone, u.Timezone)
 	set(&n.Locale, u.Locale)
+	set(&n.ExternalID, u.ExternalID)
 	if u.IsActive != nil {
 		n.IsActive = *u.IsActive
 	}
