@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/scim"
 	"github.com/rosterhq/roster/stream"
 )
 
@@ -27,6 +28,7 @@ type Store interface {
 	roster.ActivityService
 	roster.UserChangeService
 	roster.WebhookService
+	roster.ProvisioningService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error
@@ -115,6 +117,8 @@ type Server struct {
 	streams  streamSet // the open streams, for Shutdown
 	buffers  *byteBudget
 	webhooks WebhookTester
+	// scim serves /scim/v2 (its routes are in routes.go).
+	scim *scim.Handler
 	// writeTimeout bounds each write to a stream (streamWriteTimeout;
 	// tests shorten it).
 	writeTimeout time.Duration
@@ -168,6 +172,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(s.registry)
 	s.scopes = routeScopes()
+	s.scim = scim.New(s.store, origin)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.recoverer(s.edge(s.fallback(mux)))
