@@ -24,7 +24,7 @@ func (h *Handler) ServiceProviderConfig(w http.ResponseWriter, r *http.Request, 
 	}
 	return write(w, http.StatusOK, map[string]any{
 		"schemas":          []string{schemaSPC},
-		"documentationUri": "https://github.com/rosterhq/roster#provisioning-with-scim",
+		"documentationUri": h.origin(r) + "/api/v3/docs",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":           map[string]any{"supported": true, "maxResults": MaxResults},
