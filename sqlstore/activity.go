@@ -16,6 +16,18 @@ import (
 // insertActivity stores a inside the transaction, sets its id, and
 // remembers the id so that the commit is announced to streams.
 func (tx *wtx) insertActivity(ctx context.Context, a *roster.Activity) error {
+	err := tx.QueryRowContext(ctx, `INSERT INTO activities (actor_id, verb, object_type, object_id, object_name, workspace_id, data, published)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, tx.activityArgs(a)...).Scan(&a.ID)
+	if err != nil {
+		return err
+	}
+	tx.last = max(tx.last, a.ID)
+	return nil
+}
+
+// activityArgs are the 8 values of a's row in activities; it truncates
+// a.Published to what the database keeps.
+func (tx *wtx) activityArgs(a *roster.Activity) []any {
 	var objType, objID, objName *string
 	if a.Object != nil {
 		objType, objID, objName = &a.Object.Type, &a.Object.ID, &a.Object.Name
@@ -25,14 +37,7 @@ func (tx *wtx) insertActivity(ctx context.Context, a *roster.Activity) error {
 		data = "{}"
 	}
 	a.Published = a.Published.Truncate(time.Microsecond)
-	err := tx.QueryRowContext(ctx, `INSERT INTO activities (actor_id, verb, object_type, object_id, object_name, workspace_id, data, published)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, a.ActorID, a.Verb, objType, objID, objName, a.WorkspaceID, data,
-		tx.db.t(a.Published)).Scan(&a.ID)
-	if err != nil {
-		return err
-	}
-	tx.last = max(tx.last, a.ID)
-	return nil
+	return []any{a.ActorID, a.Verb, objType, objID, objName, a.WorkspaceID, data, tx.db.t(a.Published)}
 }
 
 // activityBatch is the rows of one insertActivities statement (8
@@ -48,16 +53,7 @@ func (tx *wtx) insertActivities(ctx context.Context, as []*roster.Activity) erro
 		as = as[len(batch):]
 		args := make([]any, 0, 8*len(batch))
 		for _, a := range batch {
-			var objType, objID, objName *string
-			if a.Object != nil {
-				objType, objID, objName = &a.Object.Type, &a.Object.ID, &a.Object.Name
-			}
-			data := string(a.Data)
-			if data == "" {
-				data = "{}"
-			}
-			a.Published = a.Published.Truncate(time.Microsecond)
-			args = append(args, a.ActorID, a.Verb, objType, objID, objName, a.WorkspaceID, data, tx.db.t(a.Published))
+			args = append(args, tx.activityArgs(a)...)
 		}
 		rows, err := tx.QueryContext(ctx, `INSERT INTO activities (actor_id, verb, object_type, object_id, object_name, workspace_id, data, published)
 			VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(batch)), ", ")+` RETURNING id`, args...)

@@ -174,33 +174,43 @@ func (b *filterSQL) compare(c filterColumn, f *roster.Filter) (string, error) {
 	return c.expr + " " + op + " " + b.arg(v), nil
 }
 
-// FindUsersWhere returns one page of the users f selects, by id, with
-// their groups, and their number, from one read snapshot.
-func (db *DB) FindUsersWhere(ctx context.Context, f *roster.Filter, p roster.Page) ([]*roster.User, int, error) {
-	b := &filterSQL{d: db.d, cols: userFilterColumns}
-	where := ""
+// filteredCount starts a read transaction, turns f (nil: everything) into
+// a WHERE clause over cols and counts the rows of from it selects; the
+// caller reads its page in tx with where and args, then calls done.
+func (db *DB) filteredCount(ctx context.Context, from string, cols map[string]filterColumn, f *roster.Filter) (
+	tx Querier, done func(), where string, args []any, total int, err error) {
+	b := &filterSQL{d: db.d, cols: cols}
 	if f != nil {
 		w, err := b.where(f)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, "", nil, 0, err
 		}
 		where = " WHERE " + w
 	}
-	tx, done, err := db.beginRead(ctx)
+	if tx, done, err = db.beginRead(ctx); err != nil {
+		return nil, nil, "", nil, 0, err
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+from+where, b.args...).Scan(&total); err != nil {
+		done()
+		return nil, nil, "", nil, 0, err
+	}
+	return tx, done, where, b.args, total, nil
+}
+
+// FindUsersWhere returns one page of the users f selects, by id, with
+// their groups, and their number, from one read snapshot.
+func (db *DB) FindUsersWhere(ctx context.Context, f *roster.Filter, p roster.Page) ([]*roster.User, int, error) {
+	tx, done, where, args, total, err := db.filteredCount(ctx, "users u", userFilterColumns, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
-	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM users u"+where, b.args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
 	users := []*roster.User{}
 	if p.Limit == 0 || p.Offset >= total {
 		return users, total, nil
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT "+UserColumns+", "+groupsOfUserSQL(db.d)+" FROM users u"+where+
-		" ORDER BY u.id LIMIT ? OFFSET ?", append(b.args, p.Limit, p.Offset)...)
+		" ORDER BY u.id LIMIT ? OFFSET ?", append(args, p.Limit, p.Offset)...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -222,29 +232,16 @@ func (db *DB) FindUsersWhere(ctx context.Context, f *roster.Filter, p roster.Pag
 // FindGroupsWhere returns one page of the groups f selects, by id, and
 // their number.
 func (db *DB) FindGroupsWhere(ctx context.Context, f *roster.Filter, p roster.Page) ([]*roster.Group, int, error) {
-	b := &filterSQL{d: db.d, cols: groupFilterColumns}
-	where := ""
-	if f != nil {
-		w, err := b.where(f)
-		if err != nil {
-			return nil, 0, err
-		}
-		where = " WHERE " + w
-	}
-	tx, done, err := db.beginRead(ctx)
+	tx, done, where, args, total, err := db.filteredCount(ctx, "groups g", groupFilterColumns, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
-	var total int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM groups g"+where, b.args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
 	if p.Limit == 0 || p.Offset >= total {
 		return []*roster.Group{}, total, nil
 	}
 	list, err := queryGroups(ctx, tx, "SELECT "+groupColumns+" FROM groups g"+where+" ORDER BY g.id LIMIT ? OFFSET ?",
-		append(b.args, p.Limit, p.Offset)...)
+		append(args, p.Limit, p.Offset)...)
 	return list, total, err
 }
 
