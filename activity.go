@@ -37,6 +37,9 @@ const (
 	VerbWorkspaceCreated           = "workspace.created"
 	VerbWorkspacePermissionGranted = "workspace.permission_granted"
 	VerbWorkspacePermissionRevoked = "workspace.permission_revoked"
+	VerbGroupCreated               = "group.created"
+	VerbGroupUpdated               = "group.updated"
+	VerbGroupDeleted               = "group.deleted"
 	VerbGroupMemberAdded           = "group.member_added"
 	VerbGroupMemberRemoved         = "group.member_removed"
 )

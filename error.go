@@ -34,6 +34,10 @@ type Error struct {
 	// Reason is a short machine-readable reason (a refused single sign-on
 	// sends it to the browser as "#error=<reason>").
 	Reason string
+	// SCIMType is the scimType of the error's SCIM body (RFC 7644 section
+	// 3.12), for the errors of SCIM requests that have one: "invalidFilter",
+	// "invalidPath", "invalidValue", "mutability", "noTarget", ...
+	SCIMType string
 }
 
 func (e *Error) Error() string {

@@ -84,7 +84,6 @@ const (
 	VerbAuthProviderDeleted = "auth.provider_deleted"
 	VerbIdentityLinked      = "auth.identity_linked"
 	VerbIdentityUnlinked    = "auth.identity_unlinked"
-	VerbGroupCreated        = "group.created"
 )
 
 var providerNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$`)

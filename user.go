@@ -35,6 +35,12 @@ type User struct {
 	LastLogin    *time.Time
 	LastActiveAt *time.Time
 	Groups       []GroupRef
+	// ExternalID is the identity provider's id of the user (SCIM
+	// externalId), "" when none was given; case-exact, not unique.
+	ExternalID string
+	// ModifiedAt is the time of the last change of the stored profile
+	// (nil before the first one).
+	ModifiedAt *time.Time
 
 	// Version increases with every change of the stored profile; it makes
 	// If-Match checks atomic.
@@ -101,6 +107,7 @@ type UserUpdate struct {
 	Timezone     *string
 	Locale       *string
 	PasswordHash *string
+	ExternalID   *string
 
 	// IfVersion, when non-zero, makes the update fail with EPRECONDITION
 	// unless the stored version still equals it.
@@ -130,6 +137,7 @@ func (u UserUpdate) ChangedFields(old *User) []string {
 	add("timezone", u.Timezone != nil && *u.Timezone != old.Timezone)
 	add("locale", u.Locale != nil && *u.Locale != old.Locale)
 	add("password", u.PasswordHash != nil)
+	add("externalId", u.ExternalID != nil && *u.ExternalID != old.ExternalID)
 	return f
 }
 
@@ -146,6 +154,7 @@ func (u UserUpdate) Apply(old *User) *User {
 	assign(&n.Locale, u.Locale)
 	assign(&n.IsActive, u.IsActive)
 	assign(&n.IsAdmin, u.IsAdmin)
+	assign(&n.ExternalID, u.ExternalID)
 	return &n
 }
 

@@ -177,6 +177,16 @@ type Group struct {
 	ID          int64
 	Name        string
 	MemberCount int
+	// ExternalID is the identity provider's id of the group (SCIM
+	// externalId), "" when none was given.
+	ExternalID string
+	CreatedAt  time.Time
+	// ModifiedAt is the time of the last rename or membership change (nil
+	// before the first one).
+	ModifiedAt *time.Time
+	// Version increases with every rename and membership change (the SCIM
+	// ETag).
+	Version int64
 }
 
 // GroupService stores groups and memberships. ENOTFOUND for absent groups

@@ -576,7 +576,7 @@ func testSystemActivities(t *testing.T) {
 		verbs = append(verbs, a.Verb)
 	}
 	wfEqual(t, "admin's verbs", verbs, []string{"user.deleted", "group.member_removed", "group.member_added",
-		"workspace.permission_revoked", "workspace.permission_granted", "workspace.permission_granted",
+		"workspace.permission_revoked", "workspace.permission_granted", "group.created", "workspace.permission_granted",
 		"workspace.created", "user.updated", "user.created", "user.created"})
 }
 

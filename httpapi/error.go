@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/scim"
 )
 
 // codes maps application error codes to HTTP statuses: the one table.
@@ -37,6 +38,16 @@ type problem struct {
 // writeError writes err as problem+json. Internal errors are logged with
 // their cause and shown only as "Internal error.".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorAs(w, r, err, false)
+}
+
+// writeSCIMError writes err as a SCIM error body, with the status of the
+// same table (the /scim/v2 routes).
+func (s *Server) writeSCIMError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeErrorAs(w, r, err, true)
+}
+
+func (s *Server) writeErrorAs(w http.ResponseWriter, r *http.Request, err error, scimBody bool) {
 	code := roster.ErrorCode(err)
 	status, ok := codes[code]
 	if !ok {
@@ -59,6 +70,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retry)))))
+	}
+	if scimBody {
+		w.Header().Set("Cache-Control", "no-store")
+		scim.WriteError(w, status, err)
+		return
 	}
 	writeProblem(w, status, roster.ErrorMessage(err), fields)
 }

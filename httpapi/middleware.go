@@ -11,15 +11,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/scim"
 )
 
 // handlerFunc is a handler that returns its error to the one error writer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.Handler {
+func (s *Server) handle(h handlerFunc) http.Handler { return handleWith(s.writeError, h) }
+
+// handleWith is handle with another error writer (writeSCIMError).
+func handleWith(writeError func(http.ResponseWriter, *http.Request, error), h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
+			writeError(w, r, err)
 		}
 	})
 }
@@ -55,7 +59,19 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 }
 
 func (s *Server) authedWith(token func(*http.Request) string, h handlerFunc) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	return s.authedBy(token, s.writeError, h)
+}
+
+// scimAuthed is authed for a /scim/v2 route: errors, those of
+// authentication included, are SCIM error bodies.
+func (s *Server) scimAuthed(h scim.HandlerFunc) http.Handler {
+	return s.authedBy(bearerToken, s.writeSCIMError, func(w http.ResponseWriter, r *http.Request) error {
+		return h(w, r, viewer(r))
+	})
+}
+
+func (s *Server) authedBy(token func(*http.Request) string, writeError func(http.ResponseWriter, *http.Request, error), h handlerFunc) http.Handler {
+	return handleWith(writeError, func(w http.ResponseWriter, r *http.Request) error {
 		tok := token(r)
 		if tok == "" {
 			return errNoToken

@@ -103,12 +103,18 @@ func pageURL(r *http.Request, n int) string {
 		q.Set("page", strconv.Itoa(n))
 	}
 	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	return origin(r) + u.String()
+}
+
+// origin is where the server's absolute links start: the origin (and path
+// prefix) worked out by edge, else the request's scheme and host.
+func origin(r *http.Request) string {
 	if e, ok := edgeOf(r); ok {
-		return e.origin + u.String()
+		return e.origin
 	}
-	u.Scheme, u.Host = "http", r.Host
+	scheme := "http"
 	if r.TLS != nil {
-		u.Scheme = "https"
+		scheme = "https"
 	}
-	return u.String()
+	return scheme + "://" + r.Host
 }

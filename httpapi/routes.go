@@ -91,6 +91,25 @@ func (s *Server) routes(mux *http.ServeMux) {
 	handle("POST /api/v3/webhooks/{id}/rotate-secret", s.authed(s.handleWebhookRotate))
 	handle("POST /api/v3/webhooks/{id}/test", s.authed(s.handleWebhookTest))
 	handle("GET /api/v3/webhooks/{id}/deliveries", s.authed(s.handleWebhookDeliveries))
+
+	// SCIM 2.0 provisioning (package scim); every route needs the scim scope.
+	handle("GET /scim/v2/ServiceProviderConfig", s.scimAuthed(s.scim.ServiceProviderConfig))
+	handle("GET /scim/v2/ResourceTypes", s.scimAuthed(s.scim.ResourceTypes))
+	handle("GET /scim/v2/ResourceTypes/{id}", s.scimAuthed(s.scim.ResourceType))
+	handle("GET /scim/v2/Schemas", s.scimAuthed(s.scim.Schemas))
+	handle("GET /scim/v2/Schemas/{id}", s.scimAuthed(s.scim.Schema))
+	handle("GET /scim/v2/Users", s.scimAuthed(s.scim.ListUsers))
+	handle("POST /scim/v2/Users", s.scimAuthed(s.scim.CreateUser))
+	handle("GET /scim/v2/Users/{id}", s.scimAuthed(s.scim.GetUser))
+	handle("PUT /scim/v2/Users/{id}", s.scimAuthed(s.scim.ReplaceUser))
+	handle("PATCH /scim/v2/Users/{id}", s.scimAuthed(s.scim.PatchUser))
+	handle("DELETE /scim/v2/Users/{id}", s.scimAuthed(s.scim.DeleteUser))
+	handle("GET /scim/v2/Groups", s.scimAuthed(s.scim.ListGroups))
+	handle("POST /scim/v2/Groups", s.scimAuthed(s.scim.CreateGroup))
+	handle("GET /scim/v2/Groups/{id}", s.scimAuthed(s.scim.GetGroup))
+	handle("PUT /scim/v2/Groups/{id}", s.scimAuthed(s.scim.ReplaceGroup))
+	handle("PATCH /scim/v2/Groups/{id}", s.scimAuthed(s.scim.PatchGroup))
+	handle("DELETE /scim/v2/Groups/{id}", s.scimAuthed(s.scim.DeleteGroup))
 }
 
 // Routes lists the patterns of every registered route ("METHOD /path"), so

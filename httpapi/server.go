@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/scim"
 	"github.com/rosterhq/roster/stream"
 )
 
@@ -29,6 +30,7 @@ type Store interface {
 	roster.UserChangeService
 	roster.WebhookService
 	roster.SSOService
+	roster.ProvisioningService
 	Ping(ctx context.Context) error
 	// UserExists returns ENOTFOUND for a user that does not exist.
 	UserExists(ctx context.Context, id int64) error
@@ -129,6 +131,8 @@ type Server struct {
 	// passwordLogin is false with --password-login=false.
 	passwordLogin   bool
 	redirectOrigins []string
+	// scim serves /scim/v2 (its routes are in routes.go).
+	scim *scim.Handler
 	// writeTimeout bounds each write to a stream (streamWriteTimeout;
 	// tests shorten it).
 	writeTimeout time.Duration
@@ -186,6 +190,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(s.registry)
 	s.scopes = routeScopes()
+	s.scim = scim.New(s.store, origin)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.recoverer(s.edge(s.fallback(mux)))

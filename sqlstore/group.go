@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -16,13 +17,31 @@ var _ roster.GroupService = (*DB)(nil)
 var errGroupNameTaken = &roster.Error{Code: roster.ECONFLICT, Message: "A group with that name already exists.",
 	Fields: map[string][]string{"name": {"A group with that name already exists."}}}
 
-func findGroup(ctx context.Context, q Querier, id int64) (*roster.Group, error) {
+// groupColumns are the columns of a roster.Group of groups g, as scanGroup
+// reads them.
+const groupColumns = "g.id, g.name, g.member_count, g.external_id, g.created_at, g.modified_at, g.version"
+
+func scanGroup(s Scanner) (*roster.Group, error) {
 	var g roster.Group
-	err := q.QueryRowContext(ctx, "SELECT id, name, member_count FROM groups WHERE id = ?", id).Scan(&g.ID, &g.Name, &g.MemberCount)
+	var externalID sql.NullString
+	var created, modified dbTime
+	if err := s.Scan(&g.ID, &g.Name, &g.MemberCount, &externalID, &created, &modified, &g.Version); err != nil {
+		return nil, err
+	}
+	g.ExternalID, g.CreatedAt, g.ModifiedAt = externalID.String, created.t, modified.ptr()
+	return &g, nil
+}
+
+func findGroup(ctx context.Context, q Querier, id int64) (*roster.Group, error) {
+	g, err := scanGroup(q.QueryRowContext(ctx, "SELECT "+groupColumns+" FROM groups g WHERE g.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound("Group")
 	}
-	return &g, err
+	return g, err
+}
+
+func groupObject(g *roster.Group) *roster.ActivityObject {
+	return &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}
 }
 
 // FindGroupByID returns a group with its member count.
@@ -55,21 +74,26 @@ func (db *DB) findGroups(ctx context.Context, q string, p roster.Page) ([]*roste
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM groups"+where, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT id, name, member_count FROM groups"+where+" ORDER BY id LIMIT ? OFFSET ?",
+	list, err := queryGroups(ctx, tx, "SELECT "+groupColumns+" FROM groups g"+where+" ORDER BY g.id LIMIT ? OFFSET ?",
 		append(args, p.Limit, p.Offset)...)
+	return list, total, err
+}
+
+func queryGroups(ctx context.Context, q Querier, query string, args ...any) ([]*roster.Group, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	list := []*roster.Group{}
 	for rows.Next() {
-		var g roster.Group
-		if err := rows.Scan(&g.ID, &g.Name, &g.MemberCount); err != nil {
-			return nil, 0, err
+		g, err := scanGroup(rows)
+		if err != nil {
+			return nil, err
 		}
-		list = append(list, &g)
+		list = append(list, g)
 	}
-	return list, total, rows.Err()
+	return list, rows.Err()
 }
 
 func groupNameTaken(ctx context.Context, q Querier, name string, except int64) error {
@@ -82,47 +106,41 @@ func groupNameTaken(ctx context.Context, q Querier, name string, except int64) e
 	return nil
 }
 
-// CreateGroup stores a new group.
+// CreateGroup stores a new group (with g.ExternalID) and records
+// group.created.
 func (db *DB) CreateGroup(ctx context.Context, actor int64, g *roster.Group) error {
+	now := db.Now()
 	return db.tx(ctx, func(tx *wtx) error {
 		if err := groupNameTaken(ctx, tx, g.Name, 0); err != nil {
 			return err
 		}
-		g.MemberCount = 0
-		return tx.QueryRowContext(ctx, "INSERT INTO groups (name, name_fold, created_at) VALUES (?, ?, ?) RETURNING id",
-			g.Name, roster.Fold(g.Name), db.t(db.Now())).Scan(&g.ID)
-	})
-}
-
-// UpdateGroup renames a group.
-func (db *DB) UpdateGroup(ctx context.Context, actor, id int64, name string) (*roster.Group, error) {
-	var g *roster.Group
-	err := db.tx(ctx, func(tx *wtx) error {
-		var err error
-		if g, err = findGroup(ctx, tx, id); err != nil {
-			return err
-		}
-		if err := groupNameTaken(ctx, tx, name, id); err != nil {
-			return err
-		}
-		g.Name = name
-		_, err = tx.ExecContext(ctx, "UPDATE groups SET name = ?, name_fold = ? WHERE id = ?", name, roster.Fold(name), id)
-		return err
-	})
-	return g, err
-}
-
-// DeleteGroup removes a group, its memberships and its grants.
-func (db *DB) DeleteGroup(ctx context.Context, actor, id int64) error {
-	return db.tx(ctx, func(tx *wtx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM groups WHERE id = ?", id)
+		g.MemberCount, g.Version, g.CreatedAt, g.ModifiedAt = 0, 1, now.Truncate(time.Microsecond), nil
+		err := tx.QueryRowContext(ctx, "INSERT INTO groups (name, name_fold, external_id, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+			g.Name, roster.Fold(g.Name), nullIfEmpty(g.ExternalID), db.t(now)).Scan(&g.ID)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errNotFound("Group")
+		return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbGroupCreated, Object: groupObject(g), Published: now})
+	})
+}
+
+// UpdateGroup renames a group and records group.updated.
+func (db *DB) UpdateGroup(ctx context.Context, actor, id int64, name string) (*roster.Group, error) {
+	return db.PatchGroup(ctx, actor, id, roster.GroupPatch{Name: &name})
+}
+
+// DeleteGroup removes a group, its memberships and its grants, and records
+// group.deleted.
+func (db *DB) DeleteGroup(ctx context.Context, actor, id int64) error {
+	return db.tx(ctx, func(tx *wtx) error {
+		g, err := findGroup(ctx, tx, id)
+		if err != nil {
+			return err
 		}
-		return nil
+		if _, err := tx.ExecContext(ctx, "DELETE FROM groups WHERE id = ?", id); err != nil {
+			return err
+		}
+		return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: roster.VerbGroupDeleted, Object: groupObject(g), Published: db.Now()})
 	})
 }
 
@@ -177,10 +195,7 @@ func (db *DB) changeMembership(ctx context.Context, actor, groupID, userID int64
 		if n, _ := res.RowsAffected(); n == 0 {
 			return unchanged
 		}
-		data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username}})
-		return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: verb,
-			Object: &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}, Data: data,
-			Published: now})
+		return recordMembership(ctx, tx, actor, g, u.ID, u.Username, verb, now)
 	})
 }
 
@@ -189,4 +204,21 @@ func (db *DB) changeMembership(ctx context.Context, actor, groupID, userID int64
 func containsPattern(q string) string {
 	q = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q))
 	return "%" + q + "%"
+}
+
+// bumpGroupVersion changes group id's version (its SCIM ETag) and
+// modification time: its members changed.
+func bumpGroupVersion(ctx context.Context, tx *wtx, id int64, now time.Time) error {
+	_, err := tx.ExecContext(ctx, "UPDATE groups SET version = version + 1, modified_at = ? WHERE id = ?", tx.db.t(now), id)
+	return err
+}
+
+// recordMembership bumps the group's version and records verb
+// (group.member_added or group.member_removed) for user id.
+func recordMembership(ctx context.Context, tx *wtx, actor int64, g *roster.Group, id int64, username, verb string, now time.Time) error {
+	if err := bumpGroupVersion(ctx, tx, g.ID, now); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": id, "username": username}})
+	return tx.insertActivity(ctx, &roster.Activity{ActorID: actor, Verb: verb, Object: groupObject(g), Data: data, Published: now})
 }

@@ -339,8 +339,8 @@ func (tx *wtx) syncGroups(ctx context.Context, provider string, u *roster.User, 
 		var managedBy string
 		err := tx.QueryRowContext(ctx, "SELECT id, name, managed_by FROM groups WHERE name_fold = ?", roster.Fold(name)).Scan(&g.ID, &g.Name, &managedBy)
 		if errors.Is(err, sql.ErrNoRows) {
-			if err := tx.QueryRowContext(ctx, "INSERT INTO groups (name, name_fold, created_at, managed_by) VALUES (?, ?, ?, ?) RETURNING id",
-				name, roster.Fold(name), tx.db.t(now), provider).Scan(&g.ID); err != nil {
+			if err := tx.QueryRowContext(ctx, "INSERT INTO groups (name, name_fold, created_at, modified_at, managed_by) VALUES (?, ?, ?, ?, ?) RETURNING id",
+				name, roster.Fold(name), tx.db.t(now), tx.db.t(now), provider).Scan(&g.ID); err != nil {
 				return err
 			}
 			g.Name, managedBy = name, provider
@@ -381,6 +381,9 @@ func (tx *wtx) syncGroups(ctx context.Context, provider string, u *roster.User, 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", id, u.ID); err != nil {
 			return err
 		}
+		if err := bumpGroupVersion(ctx, tx, id, now); err != nil {
+			return err
+		}
 		if err := tx.insertActivity(ctx, &roster.Activity{ActorID: u.ID, Verb: roster.VerbGroupMemberRemoved, Object: groupObject(have[id]),
 			Data: member, Published: now}); err != nil {
 			return err
@@ -391,6 +394,9 @@ func (tx *wtx) syncGroups(ctx context.Context, provider string, u *roster.User, 
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO group_members (group_id, user_id) VALUES (?, ?)", id, u.ID); err != nil {
+			return err
+		}
+		if err := bumpGroupVersion(ctx, tx, id, now); err != nil {
 			return err
 		}
 		if err := tx.insertActivity(ctx, &roster.Activity{ActorID: u.ID, Verb: roster.VerbGroupMemberAdded, Object: groupObject(want[id]),
@@ -408,10 +414,6 @@ func sortedIDs(m map[int64]*roster.Group) []int64 {
 	}
 	slices.Sort(ids)
 	return ids
-}
-
-func groupObject(g *roster.Group) *roster.ActivityObject {
-	return &roster.ActivityObject{Type: "group", ID: strconv.FormatInt(g.ID, 10), Name: g.Name}
 }
 
 var errBadLoginCode = &roster.Error{Code: roster.EUNAUTHORIZED, Message: "This sign-in code is unknown, already used or expired."}

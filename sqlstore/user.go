@@ -18,17 +18,21 @@ var _ roster.UserService = (*DB)(nil)
 // UserColumns are the columns of a roster.User of users u, as QueryUsers
 // scans them.
 const UserColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.is_active, u.is_admin,
-	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version, u.is_service`
+	u.bio, u.avatar_url, u.timezone, u.locale, u.date_joined, u.last_login, u.last_active_at, u.version, u.is_service,
+	u.external_id, u.modified_at`
 
 func scanUser(s Scanner, extra ...any) (*roster.User, error) {
 	var u roster.User
-	var joined, lastLogin, lastActive dbTime
+	var joined, lastLogin, lastActive, modified dbTime
+	var externalID sql.NullString
 	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive, &u.IsAdmin,
-		&u.Bio, &u.AvatarURL, &u.Timezone, &u.Locale, &joined, &lastLogin, &lastActive, &u.Version, &u.IsService}, extra...)
+		&u.Bio, &u.AvatarURL, &u.Timezone, &u.Locale, &joined, &lastLogin, &lastActive, &u.Version, &u.IsService,
+		&externalID, &modified}, extra...)
 	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	u.DateJoined, u.LastLogin, u.LastActiveAt = joined.t, lastLogin.ptr(), lastActive.ptr()
+	u.DateJoined, u.LastLogin, u.LastActiveAt, u.ModifiedAt = joined.t, lastLogin.ptr(), lastActive.ptr(), modified.ptr()
+	u.ExternalID = externalID.String
 	return &u, nil
 }
 
@@ -48,9 +52,14 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) 
 // userWithGroupsSQL is the statement of findUserWithGroups on d; New
 // builds it once.
 func userWithGroupsSQL(d Dialect) string {
-	return "SELECT " + UserColumns + ", (SELECT " +
-		d.JSONArrayAgg([]string{"id", "name"}, []string{"g.id", "g.name"}, "g.name, g.id") +
-		" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id) FROM users u WHERE u.id = ?"
+	return "SELECT " + UserColumns + ", " + groupsOfUserSQL(d) + " FROM users u WHERE u.id = ?"
+}
+
+// groupsOfUserSQL is a subquery giving the groups of user u as the JSON
+// array that parseGroupRefs reads.
+func groupsOfUserSQL(d Dialect) string {
+	return "(SELECT " + d.JSONArrayAgg([]string{"id", "name"}, []string{"g.id", "g.name"}, "g.name, g.id") +
+		" FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
 }
 
 // findUserWithGroups runs query, userWithGroupsSQL of the store's dialect.
@@ -62,22 +71,29 @@ func findUserWithGroups(ctx context.Context, q Querier, query string, id int64) 
 	} else if err != nil {
 		return nil, err
 	}
+	if u.Groups, err = parseGroupRefs(groups); err != nil {
+		return nil, fmt.Errorf("groups of user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// parseGroupRefs reads the JSON array of groupsOfUserSQL.
+func parseGroupRefs(groups string) ([]roster.GroupRef, error) {
 	if groups == "[]" {
-		u.Groups = []roster.GroupRef{}
-		return u, nil
+		return []roster.GroupRef{}, nil
 	}
 	var refs []struct {
 		ID   int64  `json:"id"`
 		Name string `json:"name"`
 	}
 	if err := json.Unmarshal([]byte(groups), &refs); err != nil {
-		return nil, fmt.Errorf("groups of user %d: %w", id, err)
+		return nil, err
 	}
-	u.Groups = make([]roster.GroupRef, len(refs))
+	out := make([]roster.GroupRef, len(refs))
 	for i, g := range refs {
-		u.Groups[i] = roster.GroupRef{ID: g.ID, Name: g.Name}
+		out[i] = roster.GroupRef{ID: g.ID, Name: g.Name}
 	}
-	return u, nil
+	return out, nil
 }
 
 // UserExists returns nil when user id exists, else ENOTFOUND as
@@ -427,11 +443,12 @@ func (tx *wtx) insertUser(ctx context.Context, actor int64, u *roster.User, pass
 		return err
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO users (username, username_fold, username_skeleton, email, email_fold, first_name, first_fold,
-		last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		last_name, last_fold, search_text, is_active, is_admin, bio, avatar_url, timezone, locale, password_hash, date_joined, is_service,
+		external_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Username, roster.Fold(u.Username), roster.UsernameSkeleton(u.Username), u.Email, roster.Fold(u.Email), u.FirstName, roster.Fold(u.FirstName),
 		u.LastName, roster.Fold(u.LastName), searchText(u), u.IsActive, u.IsAdmin, u.Bio, u.AvatarURL, u.Timezone, u.Locale,
-		passwordHash, tx.db.t(now), u.IsService).Scan(&u.ID)
+		passwordHash, tx.db.t(now), u.IsService, nullIfEmpty(u.ExternalID)).Scan(&u.ID)
 	if err != nil {
 		return err
 	}
@@ -517,11 +534,11 @@ func (db *DB) UpdateUser(ctx context.Context, actor, id int64, upd roster.UserUp
 		n.Version = old.Version + 1
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, username_fold = ?, username_skeleton = ?, email = ?, email_fold = ?,
 			first_name = ?, first_fold = ?, last_name = ?, last_fold = ?, search_text = ?, is_active = ?, is_admin = ?,
-			bio = ?, avatar_url = ?, timezone = ?, locale = ?, version = ?,
+			bio = ?, avatar_url = ?, timezone = ?, locale = ?, version = ?, external_id = ?, modified_at = ?,
 			password_hash = coalesce(?, password_hash) WHERE id = ?`,
 			n.Username, roster.Fold(n.Username), roster.UsernameSkeleton(n.Username), n.Email, roster.Fold(n.Email), n.FirstName,
 			roster.Fold(n.FirstName), n.LastName, roster.Fold(n.LastName), searchText(n), n.IsActive, n.IsAdmin, n.Bio, n.AvatarURL,
-			n.Timezone, n.Locale, n.Version, upd.PasswordHash, id)
+			n.Timezone, n.Locale, n.Version, nullIfEmpty(n.ExternalID), db.t(now), upd.PasswordHash, id)
 		if err != nil {
 			return err
 		}
@@ -576,4 +593,12 @@ func (db *DB) DeleteUser(ctx context.Context, actor, id int64) error {
 	})
 	db.cache.invalidateSessions()
 	return err
+}
+
+// nullIfEmpty stores "" as NULL, so that partial indexes skip it.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
