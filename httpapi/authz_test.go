@@ -732,6 +732,47 @@ func (w *azWorld) matrix() []azRow {
 		{route: "DELETE /api/v3/users/{id}/identities/{provider}", path: base + "/users/{target}/identities/none",
 			want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
 
+		// SCIM: only an admin's token holds the scim scope. Writes use
+		// bodies or ids that change nothing (a 400 or 404 for the admin).
+		//                                                                                        none grp  exg  view memb wadm admn
+		{route: "GET /scim/v2/ServiceProviderConfig", path: "/scim/v2/ServiceProviderConfig", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "GET /scim/v2/ResourceTypes", path: "/scim/v2/ResourceTypes", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "GET /scim/v2/ResourceTypes/{id}", path: "/scim/v2/ResourceTypes/User", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "GET /scim/v2/Schemas", path: "/scim/v2/Schemas", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "GET /scim/v2/Schemas/{id}", path: "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "GET /scim/v2/Users", path: "/scim/v2/Users", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "POST /scim/v2/Users", path: "/scim/v2/Users", want: azAuthed(403, 403, 403, 403, 403, 403, 400),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}}
+			}},
+		{route: "GET /scim/v2/Users/{id}", path: "/scim/v2/Users/{target}", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "PUT /scim/v2/Users/{id}", path: "/scim/v2/Users/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "nobody-here"}
+			}},
+		{route: "PATCH /scim/v2/Users/{id}", path: "/scim/v2/Users/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+					"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": true}}}
+			}},
+		{route: "DELETE /scim/v2/Users/{id}", path: "/scim/v2/Users/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+		{route: "GET /scim/v2/Groups", path: "/scim/v2/Groups", want: azAuthed(403, 403, 403, 403, 403, 403, 200)},
+		{route: "POST /scim/v2/Groups", path: "/scim/v2/Groups", want: azAuthed(403, 403, 403, 403, 403, 403, 400),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}}
+			}},
+		{route: "GET /scim/v2/Groups/{id}", path: "/scim/v2/Groups/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+		{route: "PUT /scim/v2/Groups/{id}", path: "/scim/v2/Groups/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "nobody-here"}
+			}},
+		{route: "PATCH /scim/v2/Groups/{id}", path: "/scim/v2/Groups/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404),
+			body: func(c *azCell) any {
+				return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+					"Operations": []any{map[string]any{"op": "replace", "path": "displayName", "value": "x"}}}
+			}},
+		{route: "DELETE /scim/v2/Groups/{id}", path: "/scim/v2/Groups/999999999", want: azAuthed(403, 403, 403, 403, 403, 403, 404)},
+
 		{route: "GET /api/v3/users", path: base + "/users", want: azAuthed(200, 200, 200, 200, 200, 200, 200),
 			check: func(t *testing.T, c *azCell, r *resp) {
 				if c.ok {

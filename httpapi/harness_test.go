@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,6 +128,9 @@ type resp struct {
 	Status int
 	Header http.Header
 	Body   []byte
+	// SCIM marks an answer of a /scim/v2 route, whose errors are SCIM
+	// error bodies (RFC 7644 section 3.12) rather than problem+json.
+	SCIM bool
 }
 
 // JSON decodes the body into a generic value.
@@ -179,7 +183,7 @@ func (e *env) do(method, path, token string, body any, headers ...string) *resp 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &resp{Status: res.StatusCode, Header: res.Header, Body: data}
+	return &resp{Status: res.StatusCode, Header: res.Header, Body: data, SCIM: strings.HasPrefix(path, "/scim/")}
 }
 
 // expect fails the test unless r has the status; problem bodies are checked
@@ -188,6 +192,17 @@ func (r *resp) expect(t *testing.T, status int) *resp {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status = %d, want %d; body: %s", r.Status, status, r.Body)
+	}
+	if status >= 400 && r.SCIM {
+		if ct := r.Header.Get("Content-Type"); ct != "application/scim+json" {
+			t.Fatalf("SCIM error Content-Type = %q, want application/scim+json", ct)
+		}
+		p := r.JSON(t)
+		if s, _ := p["schemas"].([]any); len(s) != 1 || s[0] != "urn:ietf:params:scim:api:messages:2.0:Error" ||
+			p["status"] != strconv.Itoa(status) || p["detail"] == "" {
+			t.Fatalf("bad SCIM error body: %s", r.Body)
+		}
+		return r
 	}
 	if status >= 400 {
 		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {

@@ -204,12 +204,19 @@ func (s *Server) fallback(mux *http.ServeMux) http.Handler {
 		h.ServeHTTP(probe, r)
 		route := "unmatched"
 		s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Under /scim/v2 errors are SCIM error bodies, as the routes' own.
+			problem := func(status int, msg string) { writeProblem(w, status, msg, nil) }
+			if strings.HasPrefix(r.URL.Path, "/scim/") {
+				problem = func(status int, msg string) {
+					scim.WriteError(w, status, &roster.Error{Code: roster.ENOTFOUND, Message: msg})
+				}
+			}
 			switch probe.status {
 			case http.StatusMethodNotAllowed:
 				w.Header().Set("Allow", probe.header.Get("Allow"))
-				writeProblem(w, probe.status, "Method \""+r.Method+"\" not allowed.", nil)
+				problem(probe.status, "Method \""+r.Method+"\" not allowed.")
 			case http.StatusNotFound, 0:
-				writeProblem(w, http.StatusNotFound, "Not found.", nil)
+				problem(http.StatusNotFound, "Not found.")
 			default: // redirects that clean the path
 				for k, v := range probe.header {
 					w.Header()[k] = v
