@@ -47,6 +47,18 @@ func CanUpdateUser(viewer, target *User, upd UserUpdate) error {
 	return nil
 }
 
+// CanProvision decides whether a SCIM client (an admin's token with the
+// scim scope) may change or delete target: people only. Admins and service
+// accounts are Roster's own and changed through its API; otherwise a scim
+// token could rename an admin's email to one its holder controls and take
+// the account over through single sign-on's link by email.
+func CanProvision(target *User) error {
+	if target.IsAdmin || target.IsService {
+		return &Error{Code: EFORBIDDEN, Message: "SCIM does not change admins or service accounts; use the Roster API."}
+	}
+	return nil
+}
+
 // NeedsCurrentPassword reports whether viewer must confirm target's current
 // password for upd (setsPassword: upd also sets a new password): a user
 // changing its own password, username or email, the changes a stolen token

@@ -161,3 +161,18 @@ func TestTokenAndActivityLimitRules(t *testing.T) {
 		t.Error("activity posts are limited for users, not for admins")
 	}
 }
+
+func TestCanProvision(t *testing.T) {
+	for _, c := range []struct {
+		target User
+		ok     bool
+	}{
+		{User{ID: 2}, true},
+		{User{ID: 2, IsAdmin: true}, false},
+		{User{ID: 2, IsService: true}, false},
+	} {
+		if err := CanProvision(&c.target); (err == nil) != c.ok || err != nil && ErrorCode(err) != EFORBIDDEN {
+			t.Errorf("CanProvision(%+v) = %v, want ok=%v", c.target, err, c.ok)
+		}
+	}
+}

@@ -151,13 +151,30 @@ func (p *AuthProvider) EmailAllowed(email string) bool {
 	if at < 0 {
 		return false
 	}
-	domain := strings.ToLower(email[at+1:])
+	domain := email[at+1:]
+	for i := range len(domain) {
+		if domain[i] >= utf8.RuneSelf {
+			return false // compared in ASCII only: no K (U+212A) for k
+		}
+	}
+	domain = strings.ToLower(domain)
 	for _, d := range p.AllowedEmailDomains {
 		if d == domain {
 			return true
 		}
 	}
 	return false
+}
+
+// ClaimsAllowed reports whether a sign-in with claims c passes the
+// provider's allowed email domains: with domains set, the email must be
+// present, verified by the provider and in one of them, on every sign-in
+// (an identity linked before a domain was removed is refused too).
+func (p *AuthProvider) ClaimsAllowed(c *ProviderClaims) bool {
+	if len(p.AllowedEmailDomains) == 0 {
+		return true
+	}
+	return c.EmailVerified && p.EmailAllowed(c.Email)
 }
 
 // Identity links a user to a subject at a provider.

@@ -428,6 +428,21 @@ func testSCIMErrors(t *testing.T) {
 	s.scim("GET", "/Users/999999", nil).want(t, http.StatusNotFound)
 	s.scim("GET", "/Groups/0", nil).want(t, http.StatusNotFound)
 	s.scim("GET", "/Users?sortBy=userName", nil).want(t, http.StatusBadRequest)
+
+	// Admins and service accounts are not SCIM's: a scim token that could
+	// rename an admin's email could take the admin over through single
+	// sign-on's link by email.
+	adminID := fmt.Sprint(s.Admin.ID)
+	s.scim("PATCH", "/Users/"+adminID, map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "emails",
+		"value": []any{map[string]any{"value": "attacker@example.net", "primary": true}}}}}).want(t, http.StatusForbidden)
+	s.scim("PUT", "/Users/"+adminID, map[string]any{"userName": "taken-over", "emails": []any{map[string]any{"value": "attacker@example.net"}}}).
+		want(t, http.StatusForbidden)
+	s.scim("PATCH", "/Users/"+fmt.Sprint(s.svcID), map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "active", "value": false}}}).
+		want(t, http.StatusForbidden)
+	s.scim("DELETE", "/Users/"+adminID, nil).want(t, http.StatusForbidden)
+	if a := s.do("GET", "/api/v3/users/"+adminID, s.AdminToken, nil).expect(t, http.StatusOK).JSON(t); a["email"] == "attacker@example.net" || a["username"] == "taken-over" {
+		t.Fatalf("SCIM changed an admin: %v", a)
+	}
 }
 
 func TestSCIMQueries(t *testing.T) { eachStore(t, testSCIMQueries) }

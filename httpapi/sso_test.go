@@ -249,7 +249,31 @@ func testSSOLinking(t *testing.T) {
 	if got := e.signIn("corp").Get("error"); got != "email_domain_not_allowed" {
 		t.Fatalf("outside allowed domains: error %q", got)
 	}
+	// An email the provider has not verified passes no domain check and
+	// creates nobody (it would become the new user's email): a new
+	// identity claiming ceo@corp.example unverified, a linked one whose
+	// email went unverified, and one with a look-alike domain (the Kelvin
+	// sign for k).
+	e.do("PATCH", "/api/v3/auth/providers/corp", e.AdminToken, map[string]any{"autoCreate": true}).expect(t, http.StatusOK)
+	idp.SetClaims(map[string]any{"sub": "s-ceo", "email": "ceo@corp.example", "email_verified": false})
+	if got := e.signIn("corp").Get("error"); got != "email_domain_not_allowed" {
+		t.Fatalf("unverified email in an allowed domain: error %q", got)
+	}
+	idp.SetClaims(map[string]any{"sub": "s-1", "email": "jane@corp.example", "email_verified": false})
+	if got := e.signIn("corp").Get("error"); got != "email_domain_not_allowed" {
+		t.Fatalf("linked identity, unverified email: error %q", got)
+	}
+	idp.SetClaims(map[string]any{"sub": "s-kelvin", "email": "x@corp.e\u212Aample", "email_verified": true})
+	if got := e.signIn("corp").Get("error"); got != "email_domain_not_allowed" {
+		t.Fatalf("non-ASCII domain: error %q", got)
+	}
 	e.do("PATCH", "/api/v3/auth/providers/corp", e.AdminToken, map[string]any{"allowedEmailDomains": []string{}}).expect(t, http.StatusOK)
+	idp.SetClaims(map[string]any{"sub": "s-new", "email": "newcomer@example.com", "email_verified": false})
+	if got := e.signIn("corp").Get("error"); got != "no_account" {
+		t.Fatalf("auto-create with an unverified email: error %q, want no_account", got)
+	}
+	e.do("PATCH", "/api/v3/auth/providers/corp", e.AdminToken, map[string]any{"autoCreate": false}).expect(t, http.StatusOK)
+	idp.SetClaims(map[string]any{"sub": "s-1", "email": "JANE@example.com", "email_verified": true})
 	// An inactive user is refused.
 	e.do("PATCH", "/api/v3/users/"+itoa(jane.ID), e.AdminToken, map[string]any{"isActive": false}).expect(t, http.StatusOK)
 	if got := e.signIn("corp").Get("error"); got != "account_inactive" {

@@ -389,6 +389,9 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, caller, old
 	if n.IsActive != old.IsActive {
 		upd.IsActive = &n.IsActive
 	}
+	if err := roster.CanProvision(old); err != nil {
+		return err
+	}
 	if err := roster.CanUpdateUser(caller, old, upd); err != nil {
 		return err
 	}
@@ -407,6 +410,9 @@ func (h *Handler) DeleteUser(w http.ResponseWriter, r *http.Request, caller *ros
 		return err
 	}
 	if _, err := ifMatch(r, u.Version); err != nil {
+		return err
+	}
+	if err := roster.CanProvision(u); err != nil {
 		return err
 	}
 	if err := h.store.DeleteUser(r.Context(), caller.ID, u.ID); err != nil {

@@ -229,7 +229,7 @@ func (tx *wtx) identityUser(ctx context.Context, p *roster.AuthProvider, c *rost
 	var id int64
 	err := tx.QueryRowContext(ctx, "SELECT user_id FROM user_identities WHERE provider = ? AND subject = ?", p.Name, c.Subject).Scan(&id)
 	if err == nil {
-		if c.Email != "" && !p.EmailAllowed(c.Email) {
+		if !p.ClaimsAllowed(c) {
 			return nil, roster.ErrSignInRefused(roster.RefusedEmailDomain)
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE user_identities SET last_login_at = ?, email = ? WHERE provider = ? AND subject = ?",
@@ -240,7 +240,7 @@ func (tx *wtx) identityUser(ctx context.Context, p *roster.AuthProvider, c *rost
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
-	if !p.EmailAllowed(c.Email) {
+	if !p.ClaimsAllowed(c) {
 		return nil, roster.ErrSignInRefused(roster.RefusedEmailDomain)
 	}
 	var u *roster.User
@@ -281,10 +281,13 @@ func (tx *wtx) identityUser(ctx context.Context, p *roster.AuthProvider, c *rost
 	return u, err
 }
 
-// createJITUser creates the user of claims c: its username from the
-// provider's username claim, made unique with a numeric suffix.
+// createJITUser creates the user of claims c, whose email must be verified:
+// its username from the provider's username claim, made unique with a
+// numeric suffix.
 func (tx *wtx) createJITUser(ctx context.Context, p *roster.AuthProvider, c *roster.ProviderClaims, now time.Time) (*roster.User, error) {
-	if c.Email == "" {
+	// The email becomes the user's: only one the provider verified, so
+	// that nobody claims another person's address ahead of them.
+	if c.Email == "" || !c.EmailVerified {
 		return nil, roster.ErrSignInRefused(roster.RefusedNoAccount)
 	}
 	base := roster.JITUsername(c.Username, c.Email)
