@@ -200,7 +200,7 @@ func webhookScenarios(c config, bin string, fx *fixture, rounds int) ([]result, 
 			n, last.Sub(t0).Seconds(), last.Sub(t0).Seconds()-c.warmup.Seconds()-c.duration.Seconds(), fmtDur(p50), fmtDur(p99))
 	}
 	out = append(out, result{name: "webhook-deliveries", conc: c.concurrency, rate: delivered / deliveryTime, p50: worstP50, p99: worstP99,
-		what: fmt.Sprintf("deliveries/s to a fast loopback receiver during the 10wh rounds until their backlog was delivered; p50/p99: commit-to-delivery lag under that load (worst round)")})
+		what: "deliveries/s to a fast loopback receiver during the 10wh rounds until their backlog was delivered; p50/p99: commit-to-delivery lag under that load (worst round)"})
 
 	// Lag well under capacity: an open loop of 50 activities/s for 10 s.
 	rc.reset()
