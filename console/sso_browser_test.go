@@ -64,4 +64,11 @@ func TestSSOInBrowser(t *testing.T) {
 	if len(ids) != 1 || ids[0]["provider"] != "corp" || ids[0]["subject"] != "okta-jdoe" {
 		t.Fatalf("jdoe's identities = %v", ids)
 	}
+
+	// A code this tab did not ask for (a link someone sent) is ignored,
+	// not exchanged: the open session stays jdoe's.
+	b.do("open a link carrying a code", chromedp.Navigate("about:blank"), chromedp.Navigate(s.URL+"/admin/#code=someone-elses-code"))
+	b.wait("the code is ignored with a message, jdoe still signed in", `document.body.textContent.includes("this tab did not start a sign-in")
+		&& document.querySelector("#whoami-name") && document.querySelector("#whoami-name").textContent === "jdoe"
+		&& !location.href.includes("someone-elses-code")`)
 }

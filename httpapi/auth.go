@@ -159,6 +159,9 @@ func (s *Server) redeemLoginCode(w http.ResponseWriter, r *http.Request, b *body
 	if err := b.err(); err != nil {
 		return err
 	}
+	if err := s.ssoThrottle(r); err != nil {
+		return err
+	}
 	if *code == "" || len(*code) > 256 {
 		return errBadCode
 	}

@@ -119,6 +119,7 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	noMetrics      bool
 	loginLimit     *limiter   // failed password logins per client address
+	ssoLimit       *limiter   // single sign-on starts, callbacks and code exchanges per client address
 	activityLimit  *limiter   // activity posts per non-admin user
 	events         eventCache // the last streamed activity's JSON, shared by all streams
 	// scopes holds the token scope of each authenticated route, read from
@@ -156,6 +157,9 @@ func NewServer(cfg Config) *Server {
 	case n > 0:
 		s.loginLimit = newLimiter(float64(n)/60, n)
 	}
+	// Each sign-in step writes (a state, a code, a session): anonymous
+	// clients get a burst of ssoBurst, then ssoRate a second, each.
+	s.ssoLimit = newLimiter(ssoRate, ssoBurst)
 	rate, burst := cfg.ActivityRate, cfg.ActivityBurst
 	if rate == 0 {
 		rate = DefaultActivityRate

@@ -294,6 +294,9 @@ func (s *Server) handleOIDCLogin(w http.ResponseWriter, r *http.Request) error {
 	if s.oidc == nil {
 		return errNoSSO
 	}
+	if err := s.ssoThrottle(r); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	redirect, err := s.checkRedirect(r.URL.Query().Get("redirect_uri"))
 	if err != nil {
@@ -338,6 +341,9 @@ const (
 func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) error {
 	if s.oidc == nil {
 		return errNoSSO
+	}
+	if err := s.ssoThrottle(r); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -437,5 +443,21 @@ func (s *Server) handleIdentityDelete(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Bounds of the single sign-on steps per client address (ssoLimit): far
+// above what people signing in need, and a flood's writes stay bounded.
+const (
+	ssoRate  = 2.0
+	ssoBurst = 120
+)
+
+// ssoThrottle spends one of the client address's single sign-on steps, or
+// answers 429 when it has none left.
+func (s *Server) ssoThrottle(r *http.Request) error {
+	if ok, wait := s.ssoLimit.take(clientAddress(r), s.now()); !ok {
+		return &roster.Error{Code: roster.ETHROTTLED, Message: "Too many sign-in requests from this address; try again later.", RetryAfter: wait}
+	}
 	return nil
 }

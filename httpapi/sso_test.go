@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -604,4 +605,43 @@ func TestSSOTwoInstancesPostgres(t *testing.T) {
 	}
 	eb.redeem(code).expect(t, http.StatusUnauthorized)
 	eb.do("GET", "/api/v3/users/me", body["token"].(string), nil).expect(t, http.StatusOK)
+}
+
+// TestSSOThrottled: each sign-in step writes, so an anonymous flood from
+// one address is bounded: past the burst, starts, callbacks and code
+// exchanges answer 429 with Retry-After, and another address is not
+// affected.
+func TestSSOThrottled(t *testing.T) { eachStore(t, testSSOThrottled) }
+
+func testSSOThrottled(t *testing.T) {
+	e := newEnvWith(t, httpapi.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	idp := idptest.Start(t)
+	e.addProvider(idp, "corp", nil)
+	get := func(path, addr string) *http.Response {
+		req, _ := http.NewRequest("GET", e.URL+path, nil)
+		req.Header.Set("X-Forwarded-For", addr)
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	start := "/api/v3/auth/oidc/corp/login?redirect_uri=/admin/"
+	for i := range 120 {
+		if res := get(start, "203.0.113.7"); res.StatusCode != http.StatusFound {
+			t.Fatalf("start %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := get(start, "203.0.113.7")
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("start 121: %d, Retry-After %q; want 429 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if res := get("/api/v3/auth/oidc/corp/callback?state=x&code=y", "203.0.113.7"); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("callback: %d, want 429", res.StatusCode)
+	}
+	e.do("POST", "/api/v3/auth/token", "", map[string]string{"code": "x"}, "X-Forwarded-For", "203.0.113.7").expect(t, http.StatusTooManyRequests)
+	if res := get(start, "198.51.100.1"); res.StatusCode != http.StatusFound {
+		t.Fatalf("another address: %d", res.StatusCode)
+	}
 }

@@ -316,9 +316,14 @@ function viewSignIn(message) {
   api("GET", "auth/providers").then(({ data }) => {
     if (!data.length) return;
     fill(sso, h("p", { class: "hint" }, "Or sign in with"),
-      ...data.map((p) => h("a", { class: "button secondary sso-provider", "data-provider": p.name,
-        href: API + "auth/oidc/" + encodeURIComponent(p.name) + "/login" + qs({ redirect_uri: location.pathname }) },
-      p.displayName)));
+      ...data.map((p) => {
+        const a = h("a", { class: "button secondary sso-provider", "data-provider": p.name,
+          href: API + "auth/oidc/" + encodeURIComponent(p.name) + "/login" + qs({ redirect_uri: location.pathname }) },
+        p.displayName);
+        // This tab started a sign-in: only then does ssoReturn take a code.
+        a.addEventListener("click", () => sessionStorage.setItem(SSO_PENDING_KEY, String(Date.now())));
+        return a;
+      }));
   }).catch(() => { /* no providers to show */ });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -1649,11 +1654,23 @@ const SSO_ERRORS = {
   access_denied: "The sign-in was cancelled at the provider.", invalid_token: "The provider's answer could not be verified.",
   provider_disabled: "This provider is disabled.", provider_unavailable: "The provider cannot be reached.",
 };
+//
+// A code is taken only in the tab that started a sign-in (SSO_PENDING_KEY,
+// set by the provider button, at most 10 minutes old, as the server's
+// state). Otherwise a link carrying someone else's code, sent to a victim,
+// would sign the victim in as that someone (login CSRF) and replace a
+// session already open.
+const SSO_PENDING_KEY = "roster.ssoPending";
 async function ssoReturn() {
   const frag = new URLSearchParams(location.hash.slice(1));
   if (!frag.has("code") && !frag.has("error")) return undefined;
   history.replaceState(null, "", location.pathname + location.search + "#/users");
-  if (frag.has("error")) return "Single sign-on failed: " + (SSO_ERRORS[frag.get("error")] || frag.get("error"));
+  const started = Number(sessionStorage.getItem(SSO_PENDING_KEY) || 0);
+  sessionStorage.removeItem(SSO_PENDING_KEY);
+  if (!started || Date.now() - started > 10 * 60 * 1000) {
+    return "Single sign-on ignored: this tab did not start a sign-in. Use a provider button below.";
+  }
+  if (frag.has("error")) return "Single sign-on failed: " + (SSO_ERRORS[frag.get("error")] || "unknown reason.");
   try {
     const { data } = await api("POST", "auth/token", { code: frag.get("code") });
     sessionStorage.setItem(TOKEN_KEY, data.token);
