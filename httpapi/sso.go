@@ -220,6 +220,11 @@ func (s *Server) handleProviderPatch(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if n.Issuer != old.Issuer {
+		// The secret goes to the issuer's token endpoint: a new issuer
+		// gets it only from whoever knows it, never from the stored one.
+		if upd.ClientSecret == nil {
+			return roster.FieldError(roster.EINVALID, "clientSecret", "Required when the issuer changes.")
+		}
 		if err := s.oidc.Discover(ctx, n.Issuer); err != nil {
 			return err
 		}

@@ -417,6 +417,13 @@ func testSSOProviderAdmin(t *testing.T) {
 	}
 	e.do("GET", "/api/v3/auth/providers/corp", e.token(user), nil).expect(t, http.StatusForbidden)
 	e.do("POST", "/api/v3/auth/providers", e.token(user), map[string]any{"name": "x"}).expect(t, http.StatusForbidden)
+	// A new issuer needs the secret again: the stored one never goes to a
+	// token endpoint an admin token merely names.
+	other := idptest.Start(t)
+	r := e.do("PATCH", "/api/v3/auth/providers/corp", e.AdminToken, map[string]any{"issuer": other.URL}).expect(t, http.StatusBadRequest)
+	if !strings.Contains(string(r.Body), "clientSecret") {
+		t.Fatalf("issuer change without a secret: %s", r.Body)
+	}
 	// A disabled provider: not listed, no sign-in; a sign-in under way fails.
 	cb := authorize(t, startSSO(t, e.URL, "corp", "/admin/"))
 	e.do("PATCH", "/api/v3/auth/providers/corp", e.AdminToken, map[string]any{"enabled": false}).expect(t, http.StatusOK)
