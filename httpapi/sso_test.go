@@ -622,6 +622,7 @@ func TestSSOThrottled(t *testing.T) { eachStore(t, testSSOThrottled) }
 
 func testSSOThrottled(t *testing.T) {
 	e := newEnvWith(t, httpapi.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	installClock(e) // stopped: the bucket does not refill while the test runs
 	idp := idptest.Start(t)
 	e.addProvider(idp, "corp", nil)
 	get := func(path, addr string) *http.Response {
