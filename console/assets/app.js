@@ -339,8 +339,7 @@ function viewSignIn(message) {
       if (!location.hash || location.hash === "#/") location.hash = "#/users"; // routes on hashchange
       else route();
     } catch (err) {
-      const rest = showFieldErrors(form, err);
-      $("#signin-error").textContent = rest.length ? rest.join(" ") : err.message;
+      formError(form, err, $("#signin-error"));
       btn.disabled = false;
     }
   });
