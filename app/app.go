@@ -59,9 +59,9 @@ type App struct {
 	workers sync.WaitGroup
 }
 
-// busyWrites is the number of write transactions in flight above which
-// the webhook deliverer yields to the API (webhook.Options.Busy).
-const busyWrites = 6
+// busyWrites is the number of the API's write transactions in flight from
+// which the webhook deliverer yields to it (webhook.Options.Busy).
+const busyWrites = 4
 
 // New loads the broker's starting point from the store, starts the broker
 // (and the listener of ListenURL) and builds the API. Close stops them.
@@ -95,9 +95,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		o.Store, o.Encode, o.FormatTime, o.Installation = cfg.Store, httpapi.ActivityJSON, httpapi.FormatTime, installation
 		o.Now, o.Logger, o.Registry = cfg.Store.Now, log, cfg.API.Registry
 		if o.Busy == nil {
-			// The deliverer's own writes are at most 3 at once (fan-out,
-			// claim, results): more than busyWrites means API writes wait.
-			o.Busy = func() bool { return cfg.Store.WritesInFlight() > busyWrites }
+			// WritesInFlight leaves out the deliverer's own writes:
+			// busyWrites or more API writes at once mean they queue.
+			o.Busy = func() bool { return cfg.Store.WritesInFlight() >= busyWrites }
 		}
 		deliverer = webhook.New(o)
 		cfg.API.Webhooks = deliverer

@@ -285,9 +285,17 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 // WritesInFlight is how many write transactions are running or waiting for
-// the writer: how busy the write path is. Background work (the webhook
-// deliverer) yields to the API when it is high.
+// the writer, not counting the webhook queue's own (background): how busy
+// the API's write path is. The webhook deliverer yields when it is high.
 func (db *DB) WritesInFlight() int { return int(db.writes.Load()) }
+
+// backgroundKey marks a context whose writes WritesInFlight does not count.
+type backgroundKey struct{}
+
+// background marks ctx as background work's.
+func background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
 
 // tx runs fn in a write transaction; lastID, when fn sets it, is the largest
 // activity id the transaction inserted, announced after commit.
@@ -295,8 +303,10 @@ func (db *DB) WritesInFlight() int { return int(db.writes.Load()) }
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
-	db.writes.Add(1)
-	defer db.writes.Add(-1)
+	if ctx.Value(backgroundKey{}) == nil {
+		db.writes.Add(1)
+		defer db.writes.Add(-1)
+	}
 	if db.commits != nil {
 		return db.txGrouped(ctx, fn)
 	}

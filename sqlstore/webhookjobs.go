@@ -23,6 +23,7 @@ var _ roster.WebhookQueue = (*DB)(nil)
 // dispatch, so that idle polls and wakeups never queue behind (or in
 // front of) the API's writes.
 func (db *DB) DispatchWebhookJobs(ctx context.Context, limit int) (int, error) {
+	ctx = background(ctx)
 	var pending bool
 	if err := db.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM activities
 		WHERE id > (SELECT value FROM counters WHERE name = 'webhook_dispatched'))`).Scan(&pending); err != nil || !pending {
@@ -168,6 +169,7 @@ func (db *DB) leaseTx(ctx context.Context, fn func(q Querier) error) error {
 // instances never lease one job; an expired lease (its holder died) is
 // taken over.
 func (db *DB) ClaimWebhookJobs(ctx context.Context, owner string, limit, perWebhook int, room map[int64]int, lease time.Duration) ([]*roster.WebhookJob, error) {
+	ctx = background(ctx)
 	now := db.Now()
 	var jobs []*roster.WebhookJob
 	err := db.leaseTx(ctx, func(q Querier) error {
@@ -290,6 +292,7 @@ func fillJobs(ctx context.Context, q Querier, jobs []*roster.WebhookJob) error {
 // disable, which records webhook.disabled by the webhook's creator, takes
 // it.
 func (db *DB) FinishWebhookJobs(ctx context.Context, owner string, done []roster.WebhookFinish) error {
+	ctx = background(ctx)
 	finish := func(q Querier, f roster.WebhookFinish) error {
 		job, r := f.Job, f.Result
 		if r.Delivered || r.NextAt == nil {

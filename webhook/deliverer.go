@@ -56,8 +56,11 @@ type Options struct {
 	// in the database) rather than take CPU and writes from the API, and
 	// catch up when it is quiet.
 	Busy func() bool
-	// BusyWorkers bounds attempts in flight while Busy (default 2).
+	// BusyWorkers bounds attempts in flight while Busy (default 2), and
+	// while Busy the queue is read at most every BusyPause (default 100
+	// ms), so that the deliverer's own work stays a trickle.
 	BusyWorkers int
+	BusyPause   time.Duration
 	// Now is the clock (default time.Now).
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -104,6 +107,9 @@ func New(o Options) *Deliverer {
 	}
 	if o.BusyWorkers <= 0 {
 		o.BusyWorkers = min(2, o.Workers)
+	}
+	if o.BusyPause <= 0 {
+		o.BusyPause = 100 * time.Millisecond
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
@@ -164,8 +170,16 @@ func (d *Deliverer) Run(ctx context.Context) error {
 	defer t.Stop()
 	dispatch := true
 	for {
-		if err := d.step(ctx, &wg, rec, dispatch); err != nil && ctx.Err() == nil {
+		busy, err := d.step(ctx, &wg, rec, dispatch)
+		if err != nil && ctx.Err() == nil {
 			d.log.Warn("webhook delivery", "error", err.Error())
+		}
+		if busy { // yield: the next step waits (wake-ups meanwhile are kept)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(d.o.BusyPause):
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -222,16 +236,16 @@ func (d *Deliverer) record(rec <-chan finishReq) {
 }
 
 // step dispatches new activities and starts attempts for due jobs while
-// workers are free.
-func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- finishReq, dispatch bool) error {
+// workers are free; busy reports that it found the API busy (Options.Busy).
+func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- finishReq, dispatch bool) (busy bool, err error) {
 	const batch = 500
-	busy := d.o.Busy != nil && d.o.Busy()
+	busy = d.o.Busy != nil && d.o.Busy()
 	// While busy the fan-out waits too (the cursor keeps its place): it
 	// writes a job per webhook for every activity, in the API's writer.
 	for dispatch && !busy {
 		n, err := d.o.Store.DispatchWebhookJobs(ctx, batch)
 		if err != nil {
-			return fmt.Errorf("dispatch: %w", err)
+			return busy, fmt.Errorf("dispatch: %w", err)
 		}
 		if n < batch {
 			break
@@ -249,11 +263,11 @@ func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- fin
 	}
 	d.mu.Unlock()
 	if free <= 0 {
-		return nil
+		return busy, nil
 	}
 	jobs, err := d.o.Store.ClaimWebhookJobs(ctx, d.owner, free, perWebhook, room, d.o.Lease)
 	if err != nil {
-		return fmt.Errorf("claim: %w", err)
+		return busy, fmt.Errorf("claim: %w", err)
 	}
 	d.mu.Lock()
 	for _, j := range jobs {
@@ -267,7 +281,7 @@ func (d *Deliverer) step(ctx context.Context, wg *sync.WaitGroup, rec chan<- fin
 			d.attempt(ctx, j, rec)
 		})
 	}
-	return nil
+	return busy, nil
 }
 
 func (d *Deliverer) release(hook int64) {

@@ -25,9 +25,11 @@ const webhookCount = 10
 type receiver struct {
 	srv        *http.Server
 	url        string
-	deliveries atomic.Int64
+	deliveries atomic.Int64 // distinct webhook-ids
+	duplicates atomic.Int64 // a webhook-id seen again (at-least-once)
 	mu         sync.Mutex
 	lag        hist
+	seen       map[string]bool
 }
 
 func newBenchReceiver() (*receiver, error) {
@@ -35,7 +37,7 @@ func newBenchReceiver() (*receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := &receiver{url: "http://" + ln.Addr().String() + "/hook"}
+	rc := &receiver{url: "http://" + ln.Addr().String() + "/hook", seen: map[string]bool{}}
 	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		body, _ := io.ReadAll(r.Body)
@@ -51,8 +53,14 @@ func newBenchReceiver() (*receiver, error) {
 			return
 		}
 		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if id := r.Header.Get("webhook-id"); rc.seen[id] {
+			rc.duplicates.Add(1)
+			return
+		} else {
+			rc.seen[id] = true
+		}
 		rc.lag.add(max(at.Sub(published), time.Microsecond))
-		rc.mu.Unlock()
 		rc.deliveries.Add(1)
 	})}
 	go rc.srv.Serve(ln)
@@ -97,6 +105,8 @@ func (rc *receiver) waitFor(n int64, limit time.Duration) (time.Time, error) {
 //     commit-to-delivery lags under that load.
 //   - webhook-lag: commit-to-delivery lag at a steady 50 activities/s (500
 //     deliveries/s), well under capacity: the lag a receiver sees normally.
+//     Its errors column is the duplicate deliveries of the whole run (the
+//     receiver counts each webhook-id once).
 func webhookScenarios(c config, bin string, fx *fixture, rounds int) ([]result, error) {
 	rc, err := newBenchReceiver()
 	if err != nil {
@@ -240,7 +250,10 @@ func webhookScenarios(c config, bin string, fx *fixture, rounds int) ([]result, 
 	}
 	p50, p99 := rc.lags()
 	fmt.Fprintf(os.Stderr, "%-17s %d activities/s to %d webhooks: lag p50 %s, p99 %s\n", "webhook-lag", rate, webhookCount, fmtDur(p50), fmtDur(p99))
-	out = append(out, result{name: "webhook-lag", rate: rate * webhookCount, p50: p50, p99: p99,
+	if n := rc.duplicates.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "%d duplicate deliveries (a webhook-id received again) in the whole run\n", n)
+	}
+	out = append(out, result{name: "webhook-lag", rate: rate * webhookCount, p50: p50, p99: p99, errs: rc.duplicates.Load(),
 		what: fmt.Sprintf("commit-to-delivery lag, open loop of %d activities/s to %d webhooks (req/s column: deliveries/s offered)", rate, webhookCount)})
 	return out, nil
 }
