@@ -67,7 +67,9 @@ func TestSSOInBrowser(t *testing.T) {
 
 	// A code this tab did not ask for (a link someone sent) is ignored,
 	// not exchanged: the open session stays jdoe's.
-	b.do("open a link carrying a code", chromedp.Navigate("about:blank"), chromedp.Navigate(s.URL+"/admin/#code=someone-elses-code"))
+	// (A query makes it a new document, not a fragment change in this one.)
+	b.do("open a link carrying a code", chromedp.Navigate(s.URL+"/admin/?from=mail#code=someone-elses-code"),
+		chromedp.WaitVisible(chromedp.CSS("#whoami-name")))
 	b.wait("the code is ignored with a message, jdoe still signed in", `document.body.textContent.includes("this tab did not start a sign-in")
 		&& document.querySelector("#whoami-name") && document.querySelector("#whoami-name").textContent === "jdoe"
 		&& !location.href.includes("someone-elses-code")`)
