@@ -145,7 +145,7 @@ func (d *dialect) SearchFrom(terms []string) (string, []string, []any) {
 
 // SearchUsers leaves every search to sqlstore's portable path: the pg_trgm
 // index of SearchFrom serves it.
-func (d *dialect) SearchUsers(context.Context, sqlstore.Querier, roster.UserSearch) ([]*roster.User, int, bool, error) {
+func (d *dialect) SearchUsers(context.Context, sqlstore.Querier, roster.UserSearch, sqlstore.CountCache) ([]*roster.User, int, bool, error) {
 	return nil, 0, false, nil
 }
 

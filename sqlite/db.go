@@ -110,13 +110,15 @@ type dialect struct{ sp speedups }
 // benchmarks turn it off to measure it again.
 type speedups struct {
 	groupCommit bool // dialect.GroupCommit
-	gramSearch  bool // dialect.SearchUsers
+	gramSearch  bool // dialect.SearchUsers, one short term (search_short.go)
+	phrases     bool // dialect.SearchUsers, terms of 3+ characters (search_phrase.go)
+	phraseFew   bool // searchPhrases reads up to smallSearch matches in one ranked pass
 	bulkLoad    bool // dialect.BeginBulk
 	stmtCache   bool // stmtcache.go
 	multiThread bool // nomutex.go
 }
 
-var allSpeedups = speedups{groupCommit: true, gramSearch: true, bulkLoad: true, stmtCache: true, multiThread: true}
+var allSpeedups = speedups{groupCommit: true, gramSearch: true, phrases: true, phraseFew: true, bulkLoad: true, stmtCache: true, multiThread: true}
 
 func (dialect) Name() string { return "sqlite" }
 
@@ -142,9 +144,11 @@ func (dialect) JSONArrayAgg(keys, exprs []string, order string) string {
 }
 
 // SearchFrom narrows a search through the FTS5 trigram index: every trigram
-// of every term of three or more characters must be present (detail=none
-// keeps the index small; the caller re-checks each term with instr). With
-// only shorter terms there is no index path and the users table is scanned.
+// of every term of three or more characters must be present (the caller
+// re-checks each term with instr). With only shorter terms there is no
+// index path and the users table is scanned. It serves sqlstore's portable
+// search, which SearchUsers leaves only the searches that mix terms of
+// three or more characters with shorter ones.
 func (dialect) SearchFrom(terms []string) (string, []string, []any) {
 	if match := trigramMatch(terms); match != "" {
 		return "users u JOIN (SELECT rowid FROM users_fts WHERE users_fts MATCH ?) f ON f.rowid = u.id", nil, []any{match}

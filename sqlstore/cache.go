@@ -88,7 +88,7 @@ func (c *cacheLayer) checkpoints(set listSet) (cps []int64, start bool) {
 
 // searchCounts is searchCountCache.count; with the layer off, count runs
 // every time.
-func (c *cacheLayer) searchCounts(ctx context.Context, k searchKey, count func() (searchCount, error)) (searchCount, error) {
+func (c *cacheLayer) searchCounts(ctx context.Context, k searchKey, count func() (SearchCount, error)) (SearchCount, error) {
 	if c == nil {
 		return count()
 	}

@@ -55,8 +55,10 @@ type Dialect interface {
 	SearchFrom(terms []string) (from string, where []string, args []any)
 	// SearchUsers answers s from an index of the database's own when it
 	// has a faster path for s than the portable search; ok false leaves s
-	// to the portable search. q is a read transaction.
-	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch) (users []*roster.User, total int, ok bool, err error)
+	// to the portable search. q is a read transaction; counts keeps the
+	// search's counts per users version, for a dialect whose counts cost
+	// more than a lookup.
+	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch, counts CountCache) (users []*roster.User, total int, ok bool, err error)
 	// GroupCommit reports whether write transactions go through one
 	// committer that commits every request waiting at that moment in one
 	// transaction (groupcommit.go): for databases with a single writer.

@@ -41,24 +41,36 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return nil, 0, err
 	}
 	defer done()
-	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s); ok || err != nil {
-		return users, total, err
-	}
 	var all int
 	var version int64
-	if err := tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
-		FROM counters WHERE name IN ('users_active', 'users_inactive', 'users_version')`).Scan(&all, &version); err != nil {
+	var versionErr error
+	versionRead := false
+	// cached reads the users version once, on first use: the dialect's
+	// own paths may not need it.
+	cached := func(count func() (SearchCount, error)) (SearchCount, error) {
+		if !versionRead {
+			versionRead = true
+			versionErr = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
+				CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
+				FROM counters WHERE name IN ('users_active', 'users_inactive', 'users_version')`).Scan(&all, &version)
+		}
+		if versionErr != nil {
+			return SearchCount{}, versionErr
+		}
+		key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
+		c, err := db.cache.searchCounts(ctx, key, count)
+		return c, db.mapErr(err)
+	}
+	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s, cached); ok || err != nil {
+		return users, total, err
+	}
+	counts, err := cached(func() (SearchCount, error) { return db.searchCounts(ctx, tx, s) })
+	if err != nil {
 		return nil, 0, err
 	}
-	key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
-	counts, err := db.cache.searchCounts(ctx, key, func() (searchCount, error) { return db.searchCounts(ctx, tx, s) })
-	if err != nil {
-		return nil, 0, db.mapErr(err)
-	}
 	users := []*roster.User{}
-	if counts.total == 0 || s.Offset >= counts.total {
-		return users, counts.total, nil
+	if counts.Total == 0 || s.Offset >= counts.Total {
+		return users, counts.Total, nil
 	}
 
 	match, matchArgs := searchMatch(db.d.Strpos(), s)
@@ -66,7 +78,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 	exactCond, exactArgs := "(u.username_fold = ? OR u.email_fold = ?)", []any{s.Query, s.Query}
 	from, indexWhere, indexArgs := db.d.SearchFrom(s.Terms)
 	indexed := from != "users u" || len(indexWhere) > 0
-	if indexed && counts.total <= smallSearch {
+	if indexed && counts.Total <= smallSearch {
 		// A few matches: one read of them through the index, ranked and
 		// sorted, rather than one per group.
 		w := append(append([]string{}, indexWhere...), match)
@@ -76,7 +88,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		if err != nil {
 			return nil, 0, err
 		}
-		return page, counts.total, nil
+		return page, counts.Total, nil
 	}
 	// The exact matches are at most two users, found through the unique
 	// indexes of the folded username and email.
@@ -86,9 +98,9 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return nil, 0, err
 	}
 	// Every exact match starts with the whole query, so with every term.
-	nPrefix, nRest := counts.prefix-len(exact), counts.total-counts.prefix
+	nPrefix, nRest := counts.Prefix-len(exact), counts.Total-counts.Prefix
 	if nPrefix < 0 || nRest < 0 {
-		return nil, 0, fmt.Errorf("search counts out of step for %q: %d match, %d start with it, %d match exactly", s.Query, counts.total, counts.prefix, len(exact))
+		return nil, 0, fmt.Errorf("search counts out of step for %q: %d match, %d start with it, %d match exactly", s.Query, counts.Total, counts.Prefix, len(exact))
 	}
 	// readGroup reads limit users from offset of a group of n, in id order.
 	readGroup := func(cond string, condArgs []any, n, offset, limit int) ([]*roster.User, error) {
@@ -97,7 +109,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		// index path reads the candidates (about the matches) and sorts
 		// them; a row read through an index costs a few times a row of
 		// a scan.
-		if indexed && float64(offset+limit)*float64(all)/float64(n) > 4*float64(counts.total) {
+		if indexed && float64(offset+limit)*float64(all)/float64(n) > 4*float64(counts.Total) {
 			w := append(append([]string{}, indexWhere...), where)
 			// u.id + 0 keeps the primary key from ordering the scan: the
 			// candidates come from the substring index.
@@ -122,7 +134,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 	if err != nil {
 		return nil, 0, fmt.Errorf("search %q: %w", s.Query, err)
 	}
-	return append(users, page...), counts.total, nil
+	return append(users, page...), counts.Total, nil
 }
 
 // smallSearch is the most matches a search through the substring index
@@ -171,14 +183,14 @@ func ReadRankedPage(page roster.Page, groups []SearchGroup) ([]*roster.User, err
 // searchCounts counts the matches of s and those where every term starts
 // a field (exact matches included), through the dialect's substring index
 // where a term is long enough for it.
-func (db *DB) searchCounts(ctx context.Context, tx Querier, s roster.UserSearch) (searchCount, error) {
+func (db *DB) searchCounts(ctx context.Context, tx Querier, s roster.UserSearch) (SearchCount, error) {
 	from, where, args := db.d.SearchFrom(s.Terms)
 	match, matchArgs := searchMatch(db.d.Strpos(), s)
 	prefix, prefixArgs := searchPrefix(s.Terms)
 	where = append(where, match)
-	var c searchCount
+	var c SearchCount
 	err := tx.QueryRowContext(ctx, "SELECT count(*), CAST(coalesce(sum(CASE WHEN "+prefix+" THEN 1 ELSE 0 END), 0) AS BIGINT) FROM "+from+
-		" WHERE "+strings.Join(where, " AND "), append(append(prefixArgs, args...), matchArgs...)...).Scan(&c.total, &c.prefix)
+		" WHERE "+strings.Join(where, " AND "), append(append(prefixArgs, args...), matchArgs...)...).Scan(&c.Total, &c.Prefix)
 	return c, err
 }
 

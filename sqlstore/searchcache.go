@@ -19,11 +19,17 @@ type searchKey struct {
 	active  int8 // activeKey
 }
 
-// searchCount is what searchCounts found for a searchKey.
-type searchCount struct {
-	total  int // every match
-	prefix int // matches where every term starts a field, exact ones included
+// SearchCount is what a search counts: its matches, and those where every
+// term starts a field (exact matches included).
+type SearchCount struct {
+	Total  int
+	Prefix int
 }
+
+// CountCache returns the counts of the search it was made for, from a
+// cache kept per users version or, once for that version, from count
+// (Dialect.SearchUsers).
+type CountCache func(count func() (SearchCount, error)) (SearchCount, error)
 
 // searchCountCache keeps the counts of searches of the current users
 // version. Counting a term found in 20% of 1M users read every match
@@ -37,25 +43,25 @@ type searchCount struct {
 // search-prefixes at 1M users on SQLite, 2026-12-02).
 type searchCountCache struct {
 	mu      sync.Mutex
-	counts  map[searchKey]searchCount
+	counts  map[searchKey]SearchCount
 	flights map[searchKey]*countFlight
 }
 
 // countFlight is a count in progress; done closes when n and err are set.
 type countFlight struct {
 	done chan struct{}
-	n    searchCount
+	n    SearchCount
 	err  error
 }
 
 func newSearchCountCache() *searchCountCache {
-	return &searchCountCache{counts: map[searchKey]searchCount{}, flights: map[searchKey]*countFlight{}}
+	return &searchCountCache{counts: map[searchKey]SearchCount{}, flights: map[searchKey]*countFlight{}}
 }
 
 // count returns the counts of k, from the cache, from the count another
 // search is running for k, or from count, which it then keeps. A waiter
 // whose leader failed (its request ended, say) counts for itself.
-func (c *searchCountCache) count(ctx context.Context, k searchKey, count func() (searchCount, error)) (searchCount, error) {
+func (c *searchCountCache) count(ctx context.Context, k searchKey, count func() (SearchCount, error)) (SearchCount, error) {
 	c.mu.Lock()
 	if n, ok := c.counts[k]; ok {
 		c.mu.Unlock()
@@ -70,7 +76,7 @@ func (c *searchCountCache) count(ctx context.Context, k searchKey, count func() 
 			}
 			return count()
 		case <-ctx.Done():
-			return searchCount{}, ctx.Err()
+			return SearchCount{}, ctx.Err()
 		}
 	}
 	f := &countFlight{done: make(chan struct{})}
@@ -87,7 +93,7 @@ func (c *searchCountCache) count(ctx context.Context, k searchKey, count func() 
 	return f.n, f.err
 }
 
-func (c *searchCountCache) putLocked(k searchKey, n searchCount) {
+func (c *searchCountCache) putLocked(k searchKey, n SearchCount) {
 	if len(c.counts) >= maxCachedSearches {
 		clear(c.counts)
 	}

@@ -14,6 +14,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,13 @@ type Store interface {
 
 // Run runs every conformance test against stores made by open. open must
 // return an empty, migrated store and arrange (with t.Cleanup) to close it.
-func Run(t *testing.T, open func(t *testing.T) Store) {
+func Run(t *testing.T, open func(t *testing.T) Store) { run(t, open, "") }
+
+// RunSearch runs the suite's search tests alone: for a store's own tests
+// of a search path that only some databases take.
+func RunSearch(t *testing.T, open func(t *testing.T) Store) { run(t, open, "Search") }
+
+func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, h *harness)
@@ -91,6 +98,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		}
 		t.Run(name, func(t *testing.T) {
 			for _, tt := range tests {
+				if !strings.HasPrefix(tt.name, prefix) {
+					continue
+				}
 				t.Run(tt.name, func(t *testing.T) {
 					s := open(t)
 					s.SetCache(cache)
