@@ -26,7 +26,10 @@ import (
 // small), whichever reads fewer rows.
 // The dialect may answer a search faster from an index of its own
 // (Dialect.SearchUsers: SQLite's search_grams for one short term).
-func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
+func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster.User, _ int, err error) {
+	// A timeout met anywhere in the search (a row's iteration included)
+	// is EUNAVAILABLE, never an internal error.
+	defer func() { err = db.mapErr(err) }()
 	for _, t := range s.Terms {
 		// No field holds a control character (validation rejects them). A
 		// term with one matches nothing: with U+001F, the separator of

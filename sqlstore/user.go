@@ -152,7 +152,10 @@ const summaryColumns = "u.id, u.username, u.email, u.first_name, u.last_name, u.
 // rescans the users table to count, and pages are cached under the
 // version: any insert, delete or change of a summary field bumps it (see
 // listcache.go). Deep pages in id order seek through sampled checkpoints.
-func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) ([]*roster.UserSummary, int, error) {
+func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) (_ []*roster.UserSummary, _ int, err error) {
+	// A timeout met anywhere in the read (a row's iteration included) is
+	// EUNAVAILABLE, never an internal error.
+	defer func() { err = db.mapErr(err) }()
 	order, err := orderBy(f.Ordering)
 	if err != nil {
 		return nil, 0, err
