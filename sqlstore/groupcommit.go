@@ -6,15 +6,25 @@ import (
 	"sync"
 )
 
-// Group commit (Dialect.GroupCommit, for a database with a single writer):
-// write transactions are funnelled through one committer that runs every
-// request waiting at that moment in one transaction, each in its own
-// savepoint, and commits them with one fsync. A request is answered only
-// after that commit, so nothing is acknowledged before it is durable; a
-// request that fails rolls back to its savepoint and leaves the others
-// alone.
+// Group commit (Dialect.GroupCommit, for a database whose writes are
+// serialized: SQLite's single writer, PostgreSQL's write lock): write
+// transactions are funnelled through one committer that runs every request
+// waiting at that moment in one transaction, each in its own savepoint, and
+// commits them with one fsync. A request is answered only after that
+// commit, so nothing is acknowledged before it is durable; a request that
+// fails rolls back to its savepoint and leaves the others alone.
+//
+// On PostgreSQL the group takes the cluster-wide write lock once
+// (Dialect.BeginWrite) and holds it for one commit instead of one per
+// request: with a transaction per POST /activities, writers queued on that
+// lock (wait_event Lock:advisory) while its holder waited for round trips
+// and for its WAL fsync. Instances cannot deadlock: every group takes the
+// write lock before anything else, as every transaction did before.
 
-// maxGroup bounds how many requests share one transaction.
+// maxGroup bounds how many requests share one transaction. On PostgreSQL
+// each request's savepoint that writes is a subtransaction with its own
+// xid; a backend caches 64 of them (PGPROC_MAX_CACHED_SUBXIDS), and one
+// transaction with more makes every other snapshot look up pg_subtrans.
 const maxGroup = 64
 
 type writeReq struct {
@@ -89,21 +99,51 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			close(r.done)
 		}
 	}()
+	var ctx context.Context
 	fail := func(rs []*writeReq, err error) {
+		if ctx.Err() != nil {
+			// The group's bound cut it: database/sql rolled back the
+			// transaction under its statements ("transaction has already
+			// been committed or rolled back"), which is a timeout (503).
+			err = ctx.Err()
+		}
 		for _, r := range rs {
 			if r.err == nil {
 				r.err = db.mapErr(err)
 			}
 		}
 	}
-	ctx := context.Background() // one request's cancellation must not end the others' transaction
+	// One request's cancellation must not end the others' transaction; the
+	// operation timeout bounds the group instead (unless a request in it
+	// is unbounded, a migration), so that a database that stops answering
+	// costs the group 503s instead of a committer that hangs.
+	ctx = context.Background()
+	bounded := true
+	for _, r := range batch {
+		bounded = bounded && r.ctx.Value(unboundedKey{}) == nil
+	}
+	if bounded && db.opTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, db.opTimeout)
+		defer cancel()
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		fail(batch, err)
 		return
 	}
 	defer tx.Rollback()
+	if err := db.d.BeginWrite(ctx, tx); err != nil {
+		fail(batch, err)
+		return
+	}
 	savepoints := len(batch) > 1
+	// Where one Exec may carry several statements, a request's RELEASE
+	// travels with the next request's SAVEPOINT, and the last one's with
+	// COMMIT (which releases it): one round trip a request fewer, made
+	// while holding the write lock on PostgreSQL.
+	merge := savepoints && db.d.MultiStatement()
+	open := false // a savepoint awaits its RELEASE
 	var ok []*writeReq
 	var last int64
 	for _, r := range batch {
@@ -112,15 +152,24 @@ func (db *DB) commitGroup(batch []*writeReq) {
 			continue
 		}
 		if savepoints {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT roster_w"); err != nil {
+			sp := "SAVEPOINT roster_w"
+			if open {
+				sp = "RELEASE roster_w; " + sp
+			}
+			if _, err := tx.ExecContext(ctx, sp); err != nil {
 				fail(batch, err)
 				return
 			}
+			open = merge
 		}
 		// Statements ignore the request's cancellation: interrupting one
 		// would roll back the whole shared transaction.
 		w := &wtx{conn: conn{raw: tx, db: db, detach: true}}
 		if err := r.fn(w); err != nil {
+			if ctx.Err() != nil {
+				fail(batch, err)
+				return
+			}
 			r.err = db.mapErr(err)
 			if !savepoints {
 				return
@@ -130,7 +179,7 @@ func (db *DB) commitGroup(batch []*writeReq) {
 				return
 			}
 		}
-		if savepoints {
+		if savepoints && !merge {
 			if _, err := tx.ExecContext(ctx, "RELEASE roster_w"); err != nil {
 				fail(batch, err)
 				return
