@@ -239,7 +239,7 @@ func (db *DB) LastVisibleActivityAt(ctx context.Context, viewer *roster.User, ac
 // separate SELECT was one of the four each POST /activities made there.
 func (db *DB) CreateActivity(ctx context.Context, a *roster.Activity) error {
 	a.Published = db.Now()
-	err := db.tx(ctx, func(tx *wtx) error {
+	err := db.txPost(ctx, func(tx *wtx) error {
 		var username sql.NullString
 		err := tx.QueryRowContext(ctx, `INSERT INTO activities (actor_id, verb, object_type, object_id, object_name, workspace_id, data, published)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -260,7 +260,7 @@ func (db *DB) CreateActivity(ctx context.Context, a *roster.Activity) error {
 		}
 		a.ActorUsername = &username.String
 		return nil
-	})
+	}, a)
 	return err
 }
 

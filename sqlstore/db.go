@@ -308,12 +308,19 @@ func background(ctx context.Context) context.Context {
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	return db.txPost(ctx, fn, nil)
+}
+
+// txPost is tx for fn that inserts only the activity post (and reads what
+// it returns): with group commit, the posts of a group are inserted in one
+// statement (postActivities), and fn runs only if that cannot be done.
+func (db *DB) txPost(ctx context.Context, fn func(tx *wtx) error, post *roster.Activity) error {
 	if ctx.Value(backgroundKey{}) == nil {
 		db.writes.Add(1)
 		defer db.writes.Add(-1)
 	}
 	if db.commits != nil {
-		return db.txGrouped(ctx, fn)
+		return db.txGrouped(ctx, fn, post)
 	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
