@@ -149,9 +149,17 @@ func (d *dialect) SearchUsers(context.Context, sqlstore.Querier, roster.UserSear
 	return nil, 0, false, nil
 }
 
-// GroupCommit is off: each write request is its own transaction (the
-// portable path), serialized across instances by BeginWrite's lock.
-func (d *dialect) GroupCommit() bool { return false }
+// GroupCommit is on: the write requests of an instance that wait for
+// BeginWrite's lock at the same moment share one transaction, one lock
+// acquisition and one WAL flush (sqlstore/groupcommit.go). With a
+// transaction per request, POST /activities at 32 clients spent its time
+// queued on the lock (wait_event Lock:advisory) behind a holder waiting for
+// its round trips and its fsync.
+func (d *dialect) GroupCommit() bool { return true }
+
+// MultiStatement is true: pgx sends an Exec without arguments in the
+// simple protocol, which runs every statement of the text.
+func (d *dialect) MultiStatement() bool { return true }
 
 // likeEscaper is built once: a Replacer per call cost most of SearchFrom's
 // time and allocations (BenchmarkSearchFrom).

@@ -135,6 +135,10 @@ func (dialect) Time(t time.Time) any              { return t.UTC().UnixMicro() }
 // writers) takes 163 µs a write against 924 µs without (2026-12-02).
 func (d dialect) GroupCommit() bool { return d.sp.groupCommit }
 
+// MultiStatement is false: statements go through the connection's cache
+// of prepared statements (stmtcache.go), one statement each.
+func (dialect) MultiStatement() bool { return false }
+
 func (dialect) Strpos() string                                  { return "instr" }
 func (dialect) BeginWrite(context.Context, *sql.Tx) error       { return nil } // one writer connection already serializes
 func (dialect) Published(context.Context, *sql.Tx, int64) error { return nil }

@@ -61,8 +61,12 @@ type Dialect interface {
 	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch, counts CountCache) (users []*roster.User, total int, ok bool, err error)
 	// GroupCommit reports whether write transactions go through one
 	// committer that commits every request waiting at that moment in one
-	// transaction (groupcommit.go): for databases with a single writer.
+	// transaction (groupcommit.go): for databases whose writes are
+	// serialized (SQLite's single writer, PostgreSQL's write lock).
 	GroupCommit() bool
+	// MultiStatement reports whether an Exec without arguments runs
+	// several statements separated by semicolons in one round trip.
+	MultiStatement() bool
 	// BeginBulk runs first in Seed's transaction and returns the function
 	// that, before commit, restores what it set aside (secondary indexes,
 	// triggers) and everything the triggers maintain.
@@ -98,7 +102,7 @@ type DB struct {
 
 	// opTimeout bounds each query and transaction (0: no bound).
 	opTimeout time.Duration
-	// commits runs write transactions in groups (single-writer dialects).
+	// commits runs write transactions in groups (Dialect.GroupCommit).
 	commits *committer
 	// writes counts the write transactions running or waiting to run.
 	writes atomic.Int64
@@ -176,9 +180,10 @@ func (db *DB) Now() time.Time { return db.clock.Now() }
 
 // SetOpTimeout bounds every query and transaction of the store (except
 // migrations and seeding) to d, so that a database that stops answering
-// costs a request a 503 after d instead of a hang. With group commit
-// (SQLite) it bounds a write's wait for the committer, not the statements
-// of its group. 0 (the default of sqlite.Open) removes the bound.
+// costs a request a 503 after d instead of a hang. With group commit it
+// bounds a write's wait for the committer, and each group's transaction
+// as a whole rather than its statements one by one. 0 (the default of
+// sqlite.Open) removes the bound.
 func (db *DB) SetOpTimeout(d time.Duration) { db.opTimeout = d }
 
 type unboundedKey struct{}
@@ -305,12 +310,19 @@ func background(ctx context.Context) context.Context {
 // announced after commit: in the transaction to the dialect (PostgreSQL
 // notifies other instances), after it to the OnPublish subscriber.
 func (db *DB) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	return db.txPost(ctx, fn, nil)
+}
+
+// txPost is tx for fn that inserts only the activity post (and reads what
+// it returns): with group commit, the posts of a group are inserted in one
+// statement (postActivities), and fn runs only if that cannot be done.
+func (db *DB) txPost(ctx context.Context, fn func(tx *wtx) error, post *roster.Activity) error {
 	if ctx.Value(backgroundKey{}) == nil {
 		db.writes.Add(1)
 		defer db.writes.Add(-1)
 	}
 	if db.commits != nil {
-		return db.txGrouped(ctx, fn)
+		return db.txGrouped(ctx, fn, post)
 	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ var serviceTests = []struct {
 	{"GrantsAndMembers", testGrantsAndMembers},
 	{"Groups", testGroups},
 	{"ActivityVisibility", testActivityVisibility},
+	{"ConcurrentPosts", testConcurrentPosts},
 	{"ActiveWorkspaces", testActiveWorkspaces},
 	{"SearchGroupsAndWorkspaces", testSearchGroupsAndWorkspaces},
 }
@@ -514,5 +518,85 @@ func testSearchGroupsAndWorkspaces(t *testing.T, h *harness) {
 		if got := wsIDs(c.viewer, c.q); !equalIDs(got, c.want) {
 			t.Errorf("SearchWorkspaces(%s, %q) = %v, want %v", c.viewer.Username, c.q, got, c.want)
 		}
+	}
+}
+
+// testConcurrentPosts posts activities from many goroutines at once, so
+// that the store's group commit inserts them together (in one statement
+// where it can): each valid post is stored once with its own id, actor's
+// username and workspace's name, and a post by a deleted actor or to a
+// deleted workspace fails with ENOTFOUND without failing the others.
+func testConcurrentPosts(t *testing.T, h *harness) {
+	admin := h.admin("admin")
+	a, b := h.createNamed("alice"), h.createNamed("bob")
+	gone := h.createNamed("gone")
+	if err := h.s.DeleteUser(h.ctx, admin.ID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	w, wGone := h.workspace("w"), h.workspace("gone")
+	if err := h.s.DeleteWorkspace(h.ctx, admin.ID, wGone.ID); err != nil {
+		t.Fatal(err)
+	}
+	type post struct {
+		a       *roster.Activity
+		want    string // username, or "" when the post must fail
+		wantWS  string
+		err     error
+		invalid bool
+	}
+	stored := 0
+	for round := range 6 {
+		posts := make([]*post, 48)
+		for i := range posts {
+			p := &post{a: &roster.Activity{ActorID: a.ID, Verb: "probe.posted", Data: json.RawMessage(fmt.Sprintf(`{"round":%d,"i":%d}`, round, i))}, want: "alice"}
+			if i%2 == 1 {
+				p.a.ActorID, p.want = b.ID, "bob"
+			}
+			if i%3 == 0 {
+				p.a.WorkspaceID, p.wantWS = &w.ID, "w"
+			}
+			// Rounds 0 and 1 are all valid; later ones mix in failures.
+			switch {
+			case round >= 2 && i%7 == 3:
+				p.a.ActorID, p.invalid = gone.ID, true
+			case round >= 2 && i%11 == 5:
+				p.a.WorkspaceID, p.invalid = &wGone.ID, true
+			}
+			posts[i] = p
+		}
+		var wg sync.WaitGroup
+		for _, p := range posts {
+			wg.Go(func() { p.err = h.s.CreateActivity(h.ctx, p.a) })
+		}
+		wg.Wait()
+		seen := map[int64]bool{}
+		for i, p := range posts {
+			if p.invalid {
+				wantCode(t, p.err, roster.ENOTFOUND)
+				continue
+			}
+			if p.err != nil {
+				t.Fatalf("round %d post %d: %v", round, i, p.err)
+			}
+			stored++
+			if p.a.ID <= 0 || seen[p.a.ID] {
+				t.Fatalf("round %d post %d: id %d (duplicate or unset)", round, i, p.a.ID)
+			}
+			seen[p.a.ID] = true
+			if p.a.ActorUsername == nil || *p.a.ActorUsername != p.want || p.a.WorkspaceName != p.wantWS {
+				t.Errorf("round %d post %d: actor %v, workspace %q; want %q, %q", round, i, p.a.ActorUsername, p.a.WorkspaceName, p.want, p.wantWS)
+			}
+			got, err := h.s.FindActivities(h.ctx, roster.ActivityFilter{Viewer: admin, UpTo: p.a.ID, After: p.a.ID - 1, Page: roster.Page{Limit: 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].ActorID != p.a.ActorID || string(got[0].Data) != string(p.a.Data) ||
+				(p.wantWS != "") != (got[0].WorkspaceID != nil) {
+				t.Errorf("round %d post %d: stored %+v, posted %+v", round, i, got, p.a)
+			}
+		}
+	}
+	if n := h.countVerb("probe.posted"); n != stored {
+		t.Errorf("%d probe.posted activities stored, want %d", n, stored)
 	}
 }
