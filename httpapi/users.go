@@ -188,11 +188,8 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.store.FindUserByID(r.Context(), id)
+	u, err := s.store.FindUserProfile(r.Context(), viewer(r), id)
 	if err != nil {
-		return err
-	}
-	if err := s.visibleLastActive(r, u); err != nil {
 		return err
 	}
 	b := marshal(profile(u)) // once, for the ETag and the body
@@ -204,22 +201,6 @@ func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return writeJSON(w, http.StatusOK, b)
-}
-
-// visibleLastActive applies the visibility rule to u.LastActiveAt: a viewer
-// other than an admin or u itself gets the time of u's newest activity it
-// may see (or null), not of u's newest activity.
-func (s *Server) visibleLastActive(r *http.Request, u *roster.User) error {
-	me := viewer(r)
-	if me.IsAdmin || me.ID == u.ID || u.LastActiveAt == nil {
-		return nil
-	}
-	t, err := s.store.LastVisibleActivityAt(r.Context(), me, u.ID)
-	if err != nil {
-		return err
-	}
-	u.LastActiveAt = t
-	return nil
 }
 
 func (s *Server) handleUserMe(w http.ResponseWriter, r *http.Request) error {
