@@ -113,9 +113,6 @@ type ActivityService interface {
 	FindActiveWorkspaces(ctx context.Context, f ActiveWorkspaceFilter) ([]*ActiveWorkspace, int, error)
 	// LastActivityID is the id of the newest committed activity.
 	LastActivityID(ctx context.Context) (int64, error)
-	// LastVisibleActivityAt returns when actorID's newest activity that
-	// viewer may see was published, or nil when viewer may see none.
-	LastVisibleActivityAt(ctx context.Context, viewer *User, actorID int64) (*time.Time, error)
 }
 
 // VerbMatches reports whether verb passes a verb filter (exact, or a prefix

@@ -171,6 +171,11 @@ func assign[T any](dst *T, v *T) {
 // UserUpdate.IfVersion no longer matches.
 type UserService interface {
 	FindUserByID(ctx context.Context, id int64) (*User, error)
+	// FindUserProfile is FindUserByID as viewer may see it: for a viewer
+	// other than an admin or the user itself, LastActiveAt is when the
+	// user's newest activity that viewer may see was published, or nil
+	// when it may see none.
+	FindUserProfile(ctx context.Context, viewer *User, id int64) (*User, error)
 	// FindUsers returns one page of user summaries and the total count of
 	// the filter. The summaries may be shared with other callers: read only.
 	FindUsers(ctx context.Context, f UserFilter) ([]*UserSummary, int, error)

@@ -410,6 +410,53 @@ func testSecurityLastActiveAtVisibility(t *testing.T) {
 	}
 }
 
+// A viewer who can see some of a user's activities gets the time of the
+// newest of those as lastActiveAt, not that of a newer hidden one; the user
+// and an admin get the newest.
+func TestLastActiveAtNewestVisible(t *testing.T) {
+	t.Parallel()
+	eachStore(t, testLastActiveAtNewestVisible)
+}
+
+func testLastActiveAtNewestVisible(t *testing.T) {
+	e := newEnv(t)
+	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := roster.NewTestClock(start)
+	e.clock.use(clock)
+	x, v, idle := e.createUser("kim", false, ""), e.createUser("lou", false, ""), e.createUser("max", false, "")
+	xt, vt := e.token(x), e.token(v)
+	shared := e.mustWorkspace("Shared", map[*roster.User]roster.Role{x: roster.RoleMember, v: roster.RoleMember})
+	hidden := e.mustWorkspace("Hidden", map[*roster.User]roster.Role{x: roster.RoleMember})
+	post := func(ws any) {
+		e.do("POST", "/api/v3/activities", xt, map[string]any{"verb": "doc.created", "workspace": ws}).expect(t, http.StatusCreated)
+	}
+	clock.Set(start.Add(time.Hour))
+	post(shared)
+	clock.Set(start.Add(2 * time.Hour))
+	post(hidden)
+	clock.Set(start.Add(3 * time.Hour))
+	post(nil) // no workspace: only x and admins see it
+	format := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000000Z") }
+	path := "/api/v3/users/" + itoa(x.ID)
+	if got := e.do("GET", path, vt, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got != format(start.Add(time.Hour)) {
+		t.Fatalf("lastActiveAt seen by a viewer of Shared only = %v, want %s", got, format(start.Add(time.Hour)))
+	}
+	for _, tk := range []string{xt, e.AdminToken} {
+		if got := e.do("GET", path, tk, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got != format(start.Add(3*time.Hour)) {
+			t.Fatalf("lastActiveAt seen by the user or an admin = %v, want %s", got, format(start.Add(3*time.Hour)))
+		}
+	}
+	// idle's one activity is its creation, in no workspace.
+	idlePath := "/api/v3/users/" + itoa(idle.ID)
+	if got := e.do("GET", idlePath, vt, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got != nil {
+		t.Fatalf("lastActiveAt of a user with no visible activity = %v, want null", got)
+	}
+	if got := e.do("GET", idlePath, e.AdminToken, nil).expect(t, http.StatusOK).JSON(t)["lastActiveAt"]; got != format(start) {
+		t.Fatalf("lastActiveAt of a new user seen by an admin = %v, want %s", got, format(start))
+	}
+	e.do("GET", "/api/v3/users/999999", vt, nil).expect(t, http.StatusNotFound)
+}
+
 // Item 12: missing nosniff and Cache-Control headers.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -207,30 +206,6 @@ func (db *DB) CountActivities(ctx context.Context, f roster.ActivityFilter) (int
 		return 0, errNotFound("User")
 	}
 	return n, err
-}
-
-// LastVisibleActivityAt reads only the (actor_id, workspace_id, id) index
-// to find the newest visible activity, then that one row: GET /users/{id}
-// for a non-admin viewer cost 607 µs of server CPU through FindActivities
-// (its joins and a table read per activity) at 1M users and 5M activities
-// (cmd/roster-bench -scenarios get-user -pprof, 2026-12-02).
-func (db *DB) LastVisibleActivityAt(ctx context.Context, viewer *roster.User, actorID int64) (*time.Time, error) {
-	newest := "SELECT max(a.id) FROM activities a WHERE a.actor_id = ?"
-	args := []any{actorID}
-	if !viewer.IsAdmin && viewer.ID != actorID {
-		newest += " AND a.workspace_id IN (" + accessibleSQL + ")"
-		args = append(args, viewer.ID, viewer.ID)
-	}
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	var published dbTime
-	err := db.read.QueryRowContext(ctx, "SELECT a.published FROM activities a WHERE a.id = ("+newest+")", args...).Scan(&published)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	return published.ptr(), nil
 }
 
 // CreateActivity stores a posted activity. The actor's username comes

@@ -110,6 +110,8 @@ type DB struct {
 	cache *cacheLayer
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
+	// profileSQL reads a user as a viewer may see it (profileSQL).
+	profileSQL string
 	// tokenUses holds token uses not yet written (see FlushTokenUses);
 	// flusher runs flushTokenUsesLoop.
 	tokenUses *tokenUses
@@ -154,7 +156,7 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, clock: roster.SystemClock{},
-		cache: newCacheLayer(DefaultSessionCacheTTL), userSQL: userWithGroupsSQL(d), tokenUses: newTokenUses()}
+		cache: newCacheLayer(DefaultSessionCacheTTL), userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if d.GroupCommit() {

@@ -49,10 +49,48 @@ func (db *DB) FindUserByID(ctx context.Context, id int64) (*roster.User, error) 
 	return findUserWithGroups(ctx, db.read, db.userSQL, id)
 }
 
+// FindUserProfile is FindUserByID as viewer may see the user: for a
+// viewer other than an admin or the user itself, LastActiveAt is when the
+// user's newest activity in a workspace viewer can access was published
+// (nil when there is none). The same statement reads it, from the
+// (actor_id, workspace_id, id) index and one activity row: as a second
+// statement it was a fifth of the server CPU time of GET /users/{id}
+// (cmd/roster-bench -scenarios get-user -pprof, 2026-12-02).
+func (db *DB) FindUserProfile(ctx context.Context, viewer *roster.User, id int64) (*roster.User, error) {
+	if viewer.IsAdmin || viewer.ID == id {
+		return db.FindUserByID(ctx, id)
+	}
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	var groups string
+	var visible dbTime
+	u, err := scanUser(db.read.QueryRowContext(ctx, db.profileSQL, viewer.ID, viewer.ID, id), &groups, &visible)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNotFound("User")
+	} else if err != nil {
+		return nil, err
+	}
+	if u.Groups, err = parseGroupRefs(groups); err != nil {
+		return nil, fmt.Errorf("groups of user %d: %w", id, err)
+	}
+	u.LastActiveAt = visible.ptr()
+	return u, nil
+}
+
 // userWithGroupsSQL is the statement of findUserWithGroups on d; New
 // builds it once.
 func userWithGroupsSQL(d Dialect) string {
 	return "SELECT " + UserColumns + ", " + groupsOfUserSQL(d) + " FROM users u WHERE u.id = ?"
+}
+
+// profileSQL is the statement of FindUserProfile on d: userWithGroupsSQL
+// plus the publication time of the user's newest activity in a workspace
+// the viewer (the first two arguments) can access. New builds it once.
+func profileSQL(d Dialect) string {
+	newest := "SELECT max(a.id) FROM activities a WHERE a.actor_id = u.id AND a.workspace_id IN (" + accessibleSQL + ")"
+	return "SELECT " + UserColumns + ", " + groupsOfUserSQL(d) +
+		", CASE WHEN u.last_active_at IS NULL THEN NULL ELSE (SELECT v.published FROM activities v WHERE v.id = (" + newest + ")) END" +
+		" FROM users u WHERE u.id = ?"
 }
 
 // groupsOfUserSQL is a subquery giving the groups of user u as the JSON
@@ -168,17 +206,34 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) (_ []*roster.U
 		}
 		conds, args = append(conds, "u.is_active = ?"), append(args, *f.IsActive)
 	}
+	cacheable := !strings.HasPrefix(order, "u.last_login") // logins do not bump the version
+	if cacheable && f.IsService == nil {
+		// A cached page needs only the counters, which one statement reads
+		// consistently: no read transaction (its begin and rollback were a
+		// tenth of the server CPU time of GET /users page 1, pprof of
+		// cmd/roster-bench at 1M users, 2026-12-02).
+		bctx, cancel := db.bound(ctx)
+		total, version, err := userCounters(bctx, db.read, names)
+		cancel()
+		if err != nil {
+			return nil, 0, err
+		}
+		if f.Offset >= total {
+			return []*roster.UserSummary{}, total, nil
+		}
+		key := listKey{listSet: listSet{version: version, total: total, active: activeKey(f.IsActive), service: activeKey(f.IsService)},
+			order: order, offset: f.Offset, limit: f.Limit}
+		if page, ok := db.cache.page(key); ok {
+			return page, total, nil
+		}
+	}
 	// Read the counters and the page in one read transaction so they agree.
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer done()
-	var total int
-	var version int64
-	err = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
-		FROM counters WHERE name IN (`+names+`, 'users_version')`).Scan(&total, &version)
+	total, version, err := userCounters(ctx, tx, names)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -204,7 +259,6 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) (_ []*roster.U
 	}
 	set := listSet{version: version, total: total, active: activeKey(f.IsActive), service: activeKey(f.IsService)}
 	key := listKey{listSet: set, order: order, offset: f.Offset, limit: f.Limit}
-	cacheable := !strings.HasPrefix(order, "u.last_login") // logins do not bump the version
 	if cacheable {
 		if page, ok := db.cache.page(key); ok {
 			return page, total, nil
@@ -228,6 +282,15 @@ func (db *DB) FindUsers(ctx context.Context, f roster.UserFilter) (_ []*roster.U
 
 // countServiceAccounts counts the service accounts, of one isActive state
 // when active is set.
+// userCounters reads the number of users of the counters names (a SQL
+// list) and the users version, kept by triggers, in one statement.
+func userCounters(ctx context.Context, q Querier, names string) (total int, version int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN (`+names+`, 'users_version')`).Scan(&total, &version)
+	return total, version, err
+}
+
 func countServiceAccounts(ctx context.Context, q Querier, active *bool) (int, error) {
 	query, args := "SELECT count(*) FROM users u WHERE u.is_service", []any{}
 	if active != nil {
