@@ -24,8 +24,8 @@ import (
 // them reads about five rows per result), or through the dialect's
 // substring index (SearchFrom) and a sort of the group (cheap when it is
 // small), whichever reads fewer rows.
-// The dialect may answer a search faster from an index of its own
-// (Dialect.SearchUsers: SQLite's search_grams for one short term).
+// One term of up to Dialect.MaxGram characters is answered from the
+// search_grams counts instead (searchShort).
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
 	for _, t := range s.Terms {
 		// No field holds a control character (validation rejects them). A
@@ -41,7 +41,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 		return nil, 0, err
 	}
 	defer done()
-	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s); ok || err != nil {
+	if users, total, ok, err := db.searchShort(ctx, tx, s); ok || err != nil {
 		return users, total, err
 	}
 	var all int
