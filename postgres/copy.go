@@ -100,7 +100,11 @@ func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) err
 		if _, err := dst.ExecContext(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
 			return fmt.Errorf("truncate target: %w", err)
 		}
+		// The truncate fires no row triggers: reset what they count.
 		if _, err := dst.ExecContext(ctx, "UPDATE counters SET value = 0"); err != nil {
+			return err
+		}
+		if _, err := dst.ExecContext(ctx, "TRUNCATE search_grams"); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // mustOpen returns a migrated store on a fresh schema.
-func mustOpen(t *testing.T) *sqlstore.DB {
+func mustOpen(t testing.TB) *sqlstore.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 4})

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -11,24 +9,25 @@ import (
 	"github.com/rosterhq/roster/sqlstore"
 )
 
-// SearchUsers answers a search for one term of up to maxGram characters
-// from search_grams, a table this package's migrations create and its
-// triggers keep in step with users: for every gram of 1 to maxGram
-// characters, the exact number of users, by is_active, that have it in one
-// of their four folded fields (prefix = 0) and that have a field starting
-// with it (prefix = 1). A search whose every term has three or more
-// characters is answered from users_fts (searchPhrases). Other searches
-// take sqlstore's portable path.
+// MaxGram is the longest term search_grams counts, a table this package's
+// migrations create and its triggers keep in step with users (0 with the
+// gramSearch speed-up off: every search takes the portable path).
 //
 // It pays for itself: BenchmarkSearchShort at 20,000 seeded users, first
 // page, takes 0.9 ms for "a", 0.6 ms for "an", 0.4 ms for "ann" against
 // 269 ms, 72 ms and 1.8 ms on the portable path (2026-12-02).
-func (d dialect) SearchUsers(ctx context.Context, q sqlstore.Querier, s roster.UserSearch, counts sqlstore.CountCache) ([]*roster.User, int, bool, error) {
-	if d.sp.gramSearch && len(s.Terms) == 1 && s.Query == s.Terms[0] && utf8.ValidString(s.Query) &&
-		utf8.RuneCountInString(s.Query) <= maxGram {
-		users, total, err := d.searchShort(ctx, q, s)
-		return users, total, true, err
+func (d dialect) MaxGram() int {
+	if !d.sp.gramSearch {
+		return 0
 	}
+	return maxGram
+}
+
+// SearchUsers answers a search whose every term has three or more
+// characters from users_fts (searchPhrases); sqlstore answers one short
+// term from search_grams before it asks, and the rest takes its portable
+// path.
+func (d dialect) SearchUsers(ctx context.Context, q sqlstore.Querier, s roster.UserSearch, counts sqlstore.CountCache) ([]*roster.User, int, bool, error) {
 	if d.sp.phrases && phraseSearch(s.Terms) {
 		users, total, err := d.searchPhrases(ctx, q, s, counts)
 		return users, total, true, err
@@ -36,105 +35,19 @@ func (d dialect) SearchUsers(ctx context.Context, q sqlstore.Querier, s roster.U
 	return nil, 0, false, nil
 }
 
-// searchShort answers a search for one short term without visiting every
-// match: the counts come from search_grams, and the page is read group by
-// group in rank order (exact username/email matches, then users with a
-// field starting with the term, then the rest), each in id order up to the
-// page's end. A group is read either by a scan of users in id order that
-// stops at the page's end (cheap when the group is a large share of the
-// users), or through indexes (the folded columns' for prefixes, the trigram
-// index for the rest of a 3-character term) and a sort of the group (cheap
-// when it is small).
-func (d dialect) searchShort(ctx context.Context, tx sqlstore.Querier, s roster.UserSearch) ([]*roster.User, int, error) {
-	t := s.Query
-	active, activeArgs, gramActive := "", []any{}, ""
-	if s.IsActive != nil {
-		active, activeArgs, gramActive = " AND u.is_active = ?", []any{*s.IsActive}, " AND is_active = ?"
+// ShortSearchIndex reads the prefix group through the indexes of the four
+// folded columns (a range scan each), and the rest through the trigram
+// index (restFrom).
+func (d dialect) ShortSearchIndex(ctx context.Context, q sqlstore.Querier, t string, group sqlstore.ShortGroup) (string, string, []any, error) {
+	if group == sqlstore.ShortRest {
+		from, args, err := d.restFrom(ctx, q, t)
+		return from, "", args, err
 	}
-	// One read transaction: the counts and the rows agree.
-	// contain and prefix count the users of the search (isActive applied),
-	// containAll and prefixAll those an index path reads before filtering.
-	var contain, prefix, containAll, prefixAll, all int
-	err := tx.QueryRowContext(ctx, `SELECT
-		CAST(coalesce(sum(CASE WHEN prefix = 0`+gramActive+` THEN users END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN prefix = 1`+gramActive+` THEN users END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN prefix = 0 THEN users END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN prefix = 1 THEN users END), 0) AS BIGINT),
-		(SELECT CAST(coalesce(sum(value), 0) AS BIGINT) FROM counters WHERE name IN ('users_active', 'users_inactive'))
-		FROM search_grams WHERE gram = ?`,
-		append(append(slices.Clone(activeArgs), activeArgs...), t)...).Scan(&contain, &prefix, &containAll, &prefixAll, &all)
-	if err != nil {
-		return nil, 0, err
-	}
-	users := []*roster.User{}
-	if contain == 0 || s.Offset >= contain {
-		return users, contain, nil
-	}
-	exact, err := sqlstore.QueryUsers(ctx, tx, "SELECT "+sqlstore.UserColumns+" FROM users u WHERE (u.username_fold = ? OR u.email_fold = ?)"+active+" ORDER BY u.id",
-		append([]any{t, t}, activeArgs...)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	// Every exact match starts with the term, so it is among the prefix
-	// matches that search_grams counts.
-	nPrefix, nRest := prefix-len(exact), contain-prefix
-	if nPrefix < 0 || nRest < 0 {
-		return nil, 0, fmt.Errorf("search_grams out of step for %q: %d users contain it, %d start with it, %d match exactly", t, contain, prefix, len(exact))
-	}
-
 	hi := prefixEnd(t)
-	var prefixArgs []any
-	for range 4 {
-		prefixArgs = append(prefixArgs, t, hi)
-	}
-	// Unary + keeps these terms off the indexes: they filter a scan in id order.
-	const anyPrefix = "((+u.username_fold >= ? AND +u.username_fold < ?) OR (+u.email_fold >= ? AND +u.email_fold < ?)" +
-		" OR (+u.first_fold >= ? AND +u.first_fold < ?) OR (+u.last_fold >= ? AND +u.last_fold < ?))"
-	// scanCost estimates the rows a scan in id order visits to reach the
-	// end of a page of a group of n users spread over all of them.
-	scanCost := func(offset, limit, n int) float64 {
-		return float64(offset+limit) * float64(all) / float64(n)
-	}
-
-	groups := []sqlstore.SearchGroup{
-		{N: len(exact), Fetch: func(offset, limit int) ([]*roster.User, error) {
-			return exact[offset : offset+limit], nil
-		}},
-		{N: nPrefix, Fetch: func(offset, limit int) ([]*roster.User, error) {
-			where, args := " WHERE "+anyPrefix, slices.Clone(prefixArgs)
-			// A range scan of an index costs a few times less a row than
-			// a scan of the table, but the whole group is read and sorted.
-			if scanCost(offset, limit, nPrefix) > 4*float64(prefixAll) {
-				where = ` WHERE u.id IN (SELECT id FROM users WHERE username_fold >= ? AND username_fold < ?
-					UNION ALL SELECT id FROM users WHERE email_fold >= ? AND email_fold < ?
-					UNION ALL SELECT id FROM users WHERE first_fold >= ? AND first_fold < ?
-					UNION ALL SELECT id FROM users WHERE last_fold >= ? AND last_fold < ?)`
-			}
-			return sqlstore.QueryUsers(ctx, tx, "SELECT "+sqlstore.UserColumns+" FROM users u"+where+
-				" AND u.username_fold <> ? AND u.email_fold <> ?"+active+" ORDER BY u.id LIMIT ? OFFSET ?",
-				append(append(append(args, t, t), activeArgs...), limit, offset)...)
-		}},
-		{N: nRest, Fetch: func(offset, limit int) ([]*roster.User, error) {
-			from, args := "users u", []any(nil)
-			// Through the trigram index (restFrom), the candidates are
-			// at most the users that contain the term; reading each
-			// costs a lookup.
-			if scanCost(offset, limit, nRest) > 2*float64(containAll) {
-				var err error
-				if from, args, err = d.restFrom(ctx, tx, t); err != nil {
-					return nil, err
-				}
-			}
-			return sqlstore.QueryUsers(ctx, tx, "SELECT "+sqlstore.UserColumns+" FROM "+from+" WHERE "+"instr"+"(u.search_text, ?) > 0 AND NOT "+anyPrefix+
-				active+" ORDER BY u.id LIMIT ? OFFSET ?",
-				append(append(append(append(args, t), prefixArgs...), activeArgs...), limit, offset)...)
-		}},
-	}
-	page, err := sqlstore.ReadRankedPage(s.Page, groups)
-	if err != nil {
-		return nil, 0, fmt.Errorf("search_grams out of step for %q: %w", t, err)
-	}
-	return append(users, page...), contain, nil
+	return "users u", `u.id IN (SELECT id FROM users WHERE username_fold >= ? AND username_fold < ?
+		UNION ALL SELECT id FROM users WHERE email_fold >= ? AND email_fold < ?
+		UNION ALL SELECT id FROM users WHERE first_fold >= ? AND first_fold < ?
+		UNION ALL SELECT id FROM users WHERE last_fold >= ? AND last_fold < ?)`, []any{t, hi, t, hi, t, hi, t, hi}, nil
 }
 
 // restFrom returns the FROM clause that narrows the last group of a search

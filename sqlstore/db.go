@@ -59,6 +59,17 @@ type Dialect interface {
 	// search's counts per users version, for a dialect whose counts cost
 	// more than a lookup.
 	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch, counts CountCache) (users []*roster.User, total int, ok bool, err error)
+	// MaxGram is the longest term that the database's search_grams table
+	// counts (searchshort.go): a search for one term that short is
+	// answered from it; 0 leaves every search to the portable path.
+	MaxGram() int
+	// ShortSearchIndex returns the FROM clause (users as u), an extra
+	// condition ("" for none) and their arguments that narrow group of a
+	// search for the one term t (at most MaxGram characters) to candidates
+	// through the database's indexes, read whole and sorted; from "" when
+	// it has no such path, and the group is read by a scan in id order.
+	// q is the search's read transaction.
+	ShortSearchIndex(ctx context.Context, q Querier, t string, group ShortGroup) (from, where string, args []any, err error)
 	// GroupCommit reports whether write transactions go through one
 	// committer that commits every request waiting at that moment in one
 	// transaction (groupcommit.go): for databases whose writes are

@@ -24,8 +24,10 @@ import (
 // them reads about five rows per result), or through the dialect's
 // substring index (SearchFrom) and a sort of the group (cheap when it is
 // small), whichever reads fewer rows.
-// The dialect may answer a search faster from an index of its own
-// (Dialect.SearchUsers: SQLite's search_grams for one short term).
+// One term of up to Dialect.MaxGram characters is answered from the
+// search_grams counts instead (searchShort), and the dialect may answer
+// others faster from an index of its own (Dialect.SearchUsers: SQLite's
+// trigram positions for terms of three or more characters).
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster.User, _ int, err error) {
 	// A timeout met anywhere in the search (a row's iteration included)
 	// is EUNAVAILABLE, never an internal error.
@@ -44,6 +46,9 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 		return nil, 0, err
 	}
 	defer done()
+	if users, total, ok, err := db.searchShort(ctx, tx, s); ok || err != nil {
+		return users, total, err
+	}
 	var all int
 	var version int64
 	var versionErr error
