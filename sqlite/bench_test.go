@@ -102,7 +102,7 @@ func BenchmarkMarkTokenUsed(b *testing.B) {
 
 // openSeeded returns a migrated store with sp's speed-ups on a new file,
 // seeded with users users (and as many activities).
-func openSeeded(b *testing.B, sp speedups, users int) *DB {
+func openSeeded(b testing.TB, sp speedups, users int) *DB {
 	b.Helper()
 	ctx := context.Background()
 	db, err := open(ctx, filepath.Join(b.TempDir(), "roster.db"), sp)

@@ -62,16 +62,10 @@ func (db *DB) FindUserProfile(ctx context.Context, viewer *roster.User, id int64
 	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	var groups string
 	var visible dbTime
-	u, err := scanUser(db.read.QueryRowContext(ctx, db.profileSQL, viewer.ID, viewer.ID, id), &groups, &visible)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errNotFound("User")
-	} else if err != nil {
+	u, err := scanUserWithGroups(db.read.QueryRowContext(ctx, db.profileSQL, viewer.ID, viewer.ID, id), id, &visible)
+	if err != nil {
 		return nil, err
-	}
-	if u.Groups, err = parseGroupRefs(groups); err != nil {
-		return nil, fmt.Errorf("groups of user %d: %w", id, err)
 	}
 	u.LastActiveAt = visible.ptr()
 	return u, nil
@@ -102,8 +96,14 @@ func groupsOfUserSQL(d Dialect) string {
 
 // findUserWithGroups runs query, userWithGroupsSQL of the store's dialect.
 func findUserWithGroups(ctx context.Context, q Querier, query string, id int64) (*roster.User, error) {
+	return scanUserWithGroups(q.QueryRowContext(ctx, query, id), id)
+}
+
+// scanUserWithGroups scans the row of user id read by userWithGroupsSQL
+// (or a statement that extends it with the columns of extra).
+func scanUserWithGroups(row Scanner, id int64, extra ...any) (*roster.User, error) {
 	var groups string
-	u, err := scanUser(q.QueryRowContext(ctx, query, id), &groups)
+	u, err := scanUser(row, append([]any{&groups}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound("User")
 	} else if err != nil {
