@@ -102,20 +102,20 @@ func BenchmarkMarkTokenUsed(b *testing.B) {
 
 // openSeeded returns a migrated store with sp's speed-ups on a new file,
 // seeded with users users (and as many activities).
-func openSeeded(b testing.TB, sp speedups, users int) *DB {
-	b.Helper()
+func openSeeded(tb testing.TB, sp speedups, users int) *DB {
+	tb.Helper()
 	ctx := context.Background()
-	db, err := open(ctx, filepath.Join(b.TempDir(), "roster.db"), sp)
+	db, err := open(ctx, filepath.Join(tb.TempDir(), "roster.db"), sp)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if users > 0 {
 		if _, err := db.Seed(ctx, sqlstoreSeed(users)); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	return db

@@ -126,7 +126,7 @@ func (d dialect) searchPhrases(ctx context.Context, tx sqlstore.Querier, s roste
 // page group by group: a selective term's phrase is then evaluated once
 // instead of three times, and seeking its trigrams' doclists was 37% of
 // the CPU time of roster-bench search-selective (1M users, 2026-12-02).
-const smallSearch = 2000
+const smallSearch = sqlstore.SmallSearch
 
 // rankedID is a match of a search and its rank group: 0 exact, 1 every
 // term starts a field, 2 the rest.

@@ -86,7 +86,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 	exactCond, exactArgs := "(u.username_fold = ? OR u.email_fold = ?)", []any{s.Query, s.Query}
 	from, indexWhere, indexArgs := db.d.SearchFrom(s.Terms)
 	indexed := from != "users u" || len(indexWhere) > 0
-	if indexed && counts.Total <= smallSearch {
+	if indexed && counts.Total <= SmallSearch {
 		// A few matches: one read of them through the index, ranked and
 		// sorted, rather than one per group.
 		w := append(append([]string{}, indexWhere...), match)
@@ -145,12 +145,13 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 	return append(users, page...), counts.Total, nil
 }
 
-// smallSearch is the most matches a search through the substring index
+// SmallSearch is the most matches a search through a substring index
 // reads in one ranked query instead of group by group: a selective term
 // read its candidates three times (count, prefix group, rest group), and
 // served 105 req/s against 270 in one pass (roster-bench
-// search-selective, 1M users, SQLite, 32 clients, 2026-12-02).
-const smallSearch = 2000
+// search-selective, 1M users, SQLite, 32 clients, 2026-12-02). The SQLite
+// phrase search uses the same bound.
+const SmallSearch = 2000
 
 // SearchGroup is one rank group of a search: its size and a function that
 // reads limit of its users from offset, in id order.

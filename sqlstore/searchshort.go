@@ -36,9 +36,9 @@ const (
 // (ShortSearchIndex) and a sort of the group (cheap when it is small).
 // ok is false when s is not one short term.
 func (db *DB) searchShort(ctx context.Context, tx Querier, s roster.UserSearch) (users []*roster.User, total int, ok bool, err error) {
-	max := db.d.MaxGram()
-	if max == 0 || len(s.Terms) != 1 || s.Query != s.Terms[0] || !utf8.ValidString(s.Query) ||
-		utf8.RuneCountInString(s.Query) > max {
+	maxGram := db.d.MaxGram()
+	if maxGram == 0 || len(s.Terms) != 1 || s.Query != s.Terms[0] || !utf8.ValidString(s.Query) ||
+		utf8.RuneCountInString(s.Query) > maxGram {
 		return nil, 0, false, nil
 	}
 	t := s.Query
