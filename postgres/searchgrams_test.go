@@ -11,39 +11,34 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sqlstore"
+	"github.com/rosterhq/roster/storetest"
 )
 
-type gramKey struct {
-	gram   string
-	prefix int
-	active bool
-}
-
 // wantGrams recounts search_grams from the users table in Go: the distinct
-// substrings (prefix 0) and prefixes (prefix 1) of 1 to 3 characters of
-// each field of search_text, once per user.
-func wantGrams(t *testing.T, db *sqlstore.DB) map[gramKey]int64 {
+// substrings (Prefix false) and prefixes (Prefix true) of 1 to 3 characters
+// of each field of search_text, once per user.
+func wantGrams(t *testing.T, db *sqlstore.DB) map[storetest.Gram]int64 {
 	t.Helper()
 	rows, err := db.ReadDB().Query("SELECT search_text, is_active FROM users")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	want := map[gramKey]int64{}
+	want := map[storetest.Gram]int64{}
 	for rows.Next() {
 		var text string
 		var active bool
 		if err := rows.Scan(&text, &active); err != nil {
 			t.Fatal(err)
 		}
-		seen := map[gramKey]bool{}
+		seen := map[storetest.Gram]bool{}
 		for _, field := range strings.Split(text, "\x1f") {
 			r := []rune(field)
 			for i := range r {
 				for n := 1; n <= 3 && i+n <= len(r); n++ {
-					seen[gramKey{string(r[i : i+n]), 0, active}] = true
+					seen[storetest.Gram{Text: string(r[i : i+n]), Active: active}] = true
 					if i == 0 {
-						seen[gramKey{string(r[:n]), 1, active}] = true
+						seen[storetest.Gram{Text: string(r[:n]), Prefix: true, Active: active}] = true
 					}
 				}
 			}
@@ -62,46 +57,7 @@ func wantGrams(t *testing.T, db *sqlstore.DB) map[gramKey]int64 {
 // whose count fell to 0 may stay).
 func checkGrams(t *testing.T, db *sqlstore.DB) {
 	t.Helper()
-	want := wantGrams(t, db)
-	rows, err := db.ReadDB().Query("SELECT gram, prefix, is_active, users FROM search_grams")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[gramKey]int64{}
-	for rows.Next() {
-		var k gramKey
-		var n int64
-		if err := rows.Scan(&k.gram, &k.prefix, &k.active, &n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			got[k] = n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	bad := 0
-	for k, n := range want {
-		if got[k] != n {
-			bad++
-			if bad < 20 {
-				t.Errorf("search_grams %+v = %d, want %d", k, got[k], n)
-			}
-		}
-	}
-	for k, n := range got {
-		if _, ok := want[k]; !ok {
-			bad++
-			if bad < 20 {
-				t.Errorf("search_grams %+v = %d, want none", k, n)
-			}
-		}
-	}
-	if bad > 0 {
-		t.Fatalf("%d search_grams rows wrong of %d", bad, len(want))
-	}
+	storetest.CheckSearchGrams(t, db.ReadDB(), wantGrams(t, db))
 }
 
 // TestSearchGramsSeedAndConcurrentWrites checks search_grams after a seed

@@ -8,25 +8,26 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/storetest"
 )
 
 // gramCounts recomputes search_grams from the users table, in Go.
-func gramCounts(t testing.TB, db *DB) map[gramKey]int64 {
+func gramCounts(t testing.TB, db *DB) map[storetest.Gram]int64 {
 	t.Helper()
 	rows, err := db.ReadDB().Query("SELECT search_text, is_active FROM users")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	want := map[gramKey]int64{}
+	want := map[storetest.Gram]int64{}
 	for rows.Next() {
 		var text string
 		var active bool
 		if err := rows.Scan(&text, &active); err != nil {
 			t.Fatal(err)
 		}
-		searchGrams(text, func(g string) { want[gramKey{g, false, active}]++ })
-		searchPrefixes(text, func(g string) { want[gramKey{g, true, active}]++ })
+		searchGrams(text, func(g string) { want[storetest.Gram{Text: g, Active: active}]++ })
+		searchPrefixes(text, func(g string) { want[storetest.Gram{Text: g, Prefix: true, Active: active}]++ })
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
@@ -38,36 +39,7 @@ func gramCounts(t testing.TB, db *DB) map[gramKey]int64 {
 // (rows whose count fell to 0 may stay).
 func checkGrams(t *testing.T, db *DB) {
 	t.Helper()
-	want := gramCounts(t, db)
-	rows, err := db.ReadDB().Query("SELECT gram, prefix, is_active, users FROM search_grams")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	got := map[gramKey]int64{}
-	for rows.Next() {
-		var k gramKey
-		var n int64
-		if err := rows.Scan(&k.gram, &k.prefix, &k.active, &n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			got[k] = n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("search_grams %+v = %d, want %d", k, got[k], n)
-		}
-	}
-	for k, n := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("search_grams %+v = %d, want none", k, n)
-		}
-	}
+	storetest.CheckSearchGrams(t, db.ReadDB(), gramCounts(t, db))
 }
 
 // TestSearchGramsSeedAndWrites checks search_grams after a bulk seed (the
