@@ -129,15 +129,24 @@ func (d *dialect) Published(ctx context.Context, tx *sql.Tx, id int64) error {
 	return err
 }
 
-// SearchFrom uses the pg_trgm GIN index: a LIKE '%term%' per term of three
-// or more characters (the planner's index path); strpos re-checks each term.
+// trgmContains is the condition, served by the pg_trgm GIN index of
+// migration 0090, that search_text may contain the term bound to its one
+// parameter: both sides have their ASCII punctuation mapped to q
+// (roster_trgm_text), so a term such as "s.mu" has trigrams to look up.
+// The mapped term holds no LIKE wildcard or escape character. Every match
+// satisfies it; strpos on search_text re-checks each candidate.
+const trgmContains = `roster_trgm_text(u.search_text) LIKE '%' || roster_trgm_text(?) || '%'`
+
+// SearchFrom uses the pg_trgm GIN index: a trgmContains condition per term
+// of three or more characters (the planner's index path); strpos re-checks
+// each term.
 func (d *dialect) SearchFrom(terms []string) (string, []string, []any) {
 	var where []string
 	var args []any
 	for _, t := range terms {
 		if len([]rune(t)) >= 3 {
-			where = append(where, `u.search_text LIKE ? ESCAPE '\'`)
-			args = append(args, "%"+escapeLike(t)+"%")
+			where = append(where, trgmContains)
+			args = append(args, t)
 		}
 	}
 	return "users u", where, args
@@ -175,7 +184,7 @@ func (d *dialect) ShortSearchIndex(_ context.Context, _ sqlstore.Querier, t stri
 	if len([]rune(t)) < 3 {
 		return "", "", nil, nil
 	}
-	return `(SELECT * FROM users WHERE search_text LIKE ? ESCAPE '\' OFFSET 0) u`, "", []any{"%" + escapeLike(t) + "%"}, nil
+	return `(SELECT * FROM users u WHERE ` + trgmContains + ` OFFSET 0) u`, "", []any{t}, nil
 }
 
 // GroupCommit is on: the write requests of an instance that wait for
@@ -189,12 +198,6 @@ func (d *dialect) GroupCommit() bool { return true }
 // MultiStatement is true: pgx sends an Exec without arguments in the
 // simple protocol, which runs every statement of the text.
 func (d *dialect) MultiStatement() bool { return true }
-
-// likeEscaper is built once: a Replacer per call cost most of SearchFrom's
-// time and allocations (BenchmarkSearchFrom).
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-func escapeLike(s string) string { return likeEscaper.Replace(s) }
 
 // MapErr maps PostgreSQL errors by SQLSTATE, and lost connections, to
 // roster errors.

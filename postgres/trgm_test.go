@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/postgres/pgtest"
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+// TestSearchTrigramIndex checks that the substring conditions of a search
+// (SearchFrom, and ShortSearchIndex for a 3-character term) are served by
+// the index of migration 0090, punctuation included, and that what they
+// select with the strpos re-check is exactly what strpos alone selects.
+// A condition that no longer matches the index expression would still
+// give right answers, through a scan of every user: only the plan shows it.
+func TestSearchTrigramIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.URL(t), Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 300}); err != nil {
+		t.Fatal(err)
+	}
+	// Every ASCII punctuation character, inside a field.
+	for i, p := range []rune(`!"#$%&'()*+,-./:;<=>?@[\]^_` + "`{|}~") {
+		u := &roster.User{Username: "punct" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), Email: "p@example.com",
+			FirstName: "Ab" + string(p) + "cd", LastName: "X", IsActive: true, Timezone: "UTC", Locale: "en"}
+		u.Email = u.Username + "@example.com"
+		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
+			t.Fatalf("user with %q: %v", p, err)
+		}
+	}
+	d := &dialect{}
+	conn, err := db.ReadDB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A 300-user table is cheaper to scan: make the planner say whether
+	// it can use the index at all.
+	if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(q string, args ...any) string {
+		t.Helper()
+		rows, err := conn.QueryContext(ctx, "EXPLAIN "+d.Rebind(q), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := conn.QueryRowContext(ctx, d.Rebind(q), args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, term := range []string{"s.mu", "-a12", "3@ex", "b%c", "b_c", `b\c`, "b'c", "ple.c", "example"} {
+		from, where, args := d.SearchFrom([]string{term})
+		if len(where) != 1 {
+			t.Fatalf("SearchFrom(%q) = %q", term, where)
+		}
+		q := "SELECT count(*) FROM " + from + " WHERE " + where[0] + " AND strpos(u.search_text, ?) > 0"
+		if p := plan(q, append(args, term)...); !strings.Contains(p, "users_search_trgm_text") {
+			t.Errorf("search for %q does not use users_search_trgm_text:\n%s", term, p)
+		}
+		if got, want := count(q, append(args, term)...), count("SELECT count(*) FROM users u WHERE strpos(u.search_text, ?) > 0", term); got != want {
+			t.Errorf("search for %q: %d users through the index, %d by strpos", term, got, want)
+		}
+	}
+	for _, term := range []string{"b.c", "b%c", "b_c", "son"} {
+		from, where, args, err := d.ShortSearchIndex(ctx, nil, term, sqlstore.ShortRest)
+		if err != nil || from == "" || where != "" {
+			t.Fatalf("ShortSearchIndex(%q) = %q, %q, %v", term, from, where, err)
+		}
+		q := "SELECT count(*) FROM " + from + " WHERE strpos(u.search_text, ?) > 0"
+		if p := plan(q, append(args, term)...); !strings.Contains(p, "users_search_trgm_text") {
+			t.Errorf("short search for %q does not use users_search_trgm_text:\n%s", term, p)
+		}
+		if got, want := count(q, append(args, term)...), count("SELECT count(*) FROM users u WHERE strpos(u.search_text, ?) > 0", term); got != want {
+			t.Errorf("short search for %q: %d users through the index, %d by strpos", term, got, want)
+		}
+	}
+}
