@@ -30,7 +30,8 @@ func TestSearchTrigramIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every ASCII punctuation character, inside a field.
-	for i, p := range []rune(`!"#$%&'()*+,-./:;<=>?@[\]^_` + "`{|}~") {
+	const punct = `!"#$%&'()*+,-./:;<=>?@[\]^_` + "`{|}~"
+	for i, p := range []rune(punct) {
 		u := &roster.User{Username: "punct" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), Email: "p@example.com",
 			FirstName: "Ab" + string(p) + "cd", LastName: "X", IsActive: true, Timezone: "UTC", Locale: "en"}
 		u.Email = u.Username + "@example.com"
@@ -44,6 +45,24 @@ func TestSearchTrigramIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// roster_trgm_text maps every ASCII punctuation character to q, and
+	// nothing else, whatever the session's string settings (its body is
+	// reparsed in each session).
+	for _, setting := range []string{"on", "off"} {
+		if _, err := conn.ExecContext(ctx, "SET standard_conforming_strings = "+setting); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := conn.QueryRowContext(ctx, "SELECT roster_trgm_text($1)", "Ab9é"+punct+"\x1fs.mu").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := "Ab9é" + strings.Repeat("q", 32) + "\x1fsqmu"; got != want {
+			t.Errorf("standard_conforming_strings %s: roster_trgm_text = %q, want %q", setting, got, want)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "RESET standard_conforming_strings"); err != nil {
+		t.Fatal(err)
+	}
 	// A 300-user table is cheaper to scan: make the planner say whether
 	// it can use the index at all.
 	if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
