@@ -19,7 +19,7 @@
 -- common term's count (555k candidates for "exam") took 19 s instead of
 -- 0.6 s. Other characters that are not letters or digits still end a word.
 --
--- CREATE INDEX holds off writes to users while it builds (31-40 s at 1M
+-- CREATE INDEX holds off writes to users while it builds (21 s at 1M
 -- users).
 CREATE FUNCTION roster_trgm_text(search_text text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
