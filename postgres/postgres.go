@@ -134,17 +134,28 @@ func (d *dialect) Published(ctx context.Context, tx *sql.Tx, id int64) error {
 // and names. pg_trgm itself ends a word at each of them.
 const trgmPunct = ".@-_+'"
 
+// trgmText is roster_trgm_text (migration 0090) in Go: trgmPunct mapped
+// to q. TestSearchTrigramIndex checks that the two agree.
+func trgmText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(trgmPunct, r) {
+			return 'q'
+		}
+		return r
+	}, s)
+}
+
 // trgmContains returns the condition, served by a pg_trgm GIN index, that
 // u.search_text may contain t, and its argument. A term with trgmPunct
 // goes through the index of roster_trgm_text(search_text), where "s.mu"
-// is "sqmu" and has trigrams to look up; the mapped term holds no LIKE
-// wildcard or escape character. Any other term goes through the index of
-// search_text, whose candidates are re-checked by a plain LIKE rather than
-// by computing roster_trgm_text for each. Every match satisfies either
+// is "sqmu" and has trigrams to look up. Any other term goes through the
+// index of search_text, whose candidates are re-checked by a plain LIKE
+// rather than by computing roster_trgm_text for each. Both patterns are
+// escaped: a term may hold % or \. Every match satisfies either
 // condition; strpos on search_text re-checks each candidate.
 func trgmContains(t string) (string, any) {
 	if strings.ContainsAny(t, trgmPunct) {
-		return `roster_trgm_text(u.search_text) LIKE '%' || roster_trgm_text(?) || '%'`, t
+		return `roster_trgm_text(u.search_text) LIKE ? ESCAPE '\'`, "%" + escapeLike(trgmText(t)) + "%"
 	}
 	return `u.search_text LIKE ? ESCAPE '\'`, "%" + escapeLike(t) + "%"
 }

@@ -35,8 +35,11 @@ func TestSearchTrigramIndex(t *testing.T) {
 	const punct = `!"#$%&'()*+,-./:;<=>?@[\]^_` + "`{|}~"
 	for i, p := range []rune(punct) {
 		u := &roster.User{Username: "punct" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), Email: "p@example.com",
-			FirstName: "Ab" + string(p) + "cd", LastName: "X", IsActive: true, Timezone: "UTC", Locale: "en"}
+			FirstName: "Ab" + string(p) + "cd", IsActive: true, Timezone: "UTC", Locale: "en"}
 		u.Email = u.Username + "@example.com"
+		// A mapped character next to each punctuation character, for
+		// terms that mix them: .\y, -%z.
+		u.LastName = "X." + string(p) + "y-" + string(p) + "z"
 		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
 			t.Fatalf("user with %q: %v", p, err)
 		}
@@ -47,15 +50,14 @@ func TestSearchTrigramIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// roster_trgm_text maps trgmPunct to q and nothing else, whatever the
-	// session's string settings (its body is reparsed in each session).
+	// roster_trgm_text agrees with trgmText (trgmPunct to q, nothing else),
+	// whatever the session's string settings (its body is reparsed in each
+	// session).
 	in := "Ab9é" + punct + "\x1fs.mu"
-	want := strings.Map(func(r rune) rune {
-		if strings.ContainsRune(trgmPunct, r) {
-			return 'q'
-		}
-		return r
-	}, in)
+	want := trgmText(in)
+	if want == in || strings.ContainsAny(want, trgmPunct) {
+		t.Fatalf("trgmText(%q) = %q", in, want)
+	}
 	for _, setting := range []string{"on", "off"} {
 		if _, err := conn.ExecContext(ctx, "SET standard_conforming_strings = "+setting); err != nil {
 			t.Fatal(err)
@@ -112,7 +114,7 @@ func TestSearchTrigramIndex(t *testing.T) {
 		}
 		return regexp.MustCompile(`\busers_search_trgm\b`)
 	}
-	for _, term := range []string{"s.mu", "-a12", "3@ex", "b+c", "b%c", "b_c", `b\c`, "b'c", "b!c", "ple.c", "example"} {
+	for _, term := range []string{"s.mu", "-a12", "3@ex", "b+c", "b%c", "b_c", `b\c`, "b'c", "b!c", "ple.c", "example", `.\y`, `-\z`, ".%y", "-%z", ".'y", "._y", ".!y"} {
 		from, where, args := d.SearchFrom([]string{term})
 		if len(where) != 1 {
 			t.Fatalf("SearchFrom(%q) = %q", term, where)
@@ -125,7 +127,7 @@ func TestSearchTrigramIndex(t *testing.T) {
 			t.Errorf("search for %q: %d users through the index, %d by strpos", term, got, want)
 		}
 	}
-	for _, term := range []string{"b.c", "b%c", "b_c", "b'c", "son"} {
+	for _, term := range []string{"b.c", "b%c", "b_c", "b'c", "son", `.\y`, ".%y"} {
 		from, where, args, err := d.ShortSearchIndex(ctx, nil, term, sqlstore.ShortRest)
 		if err != nil || from == "" || where != "" {
 			t.Fatalf("ShortSearchIndex(%q) = %q, %q, %v", term, from, where, err)

@@ -8,10 +8,10 @@
 -- are selective: 268 candidates, 14 ms.
 --
 -- A term with one of those characters is searched through this index with
--- roster_trgm_text(search_text) LIKE '%' || roster_trgm_text(term) || '%'
--- (postgres.go trgmContains), which every match satisfies (the mapping is
--- per character); strpos on search_text re-checks each candidate, so
--- results are exact. Other terms keep the index on search_text
+-- roster_trgm_text(search_text) LIKE '%<term, mapped the same way in Go and
+-- escaped>%' (postgres.go trgmContains), which every match satisfies (the
+-- mapping is per character); strpos on search_text re-checks each
+-- candidate, so results are exact. Other terms keep the index on search_text
 -- (users_search_trgm, 0001): GIN trigram matches are re-checked row by row,
 -- and there the re-check is a plain LIKE. Here it computes roster_trgm_text
 -- for every candidate: six replace() calls cost about 0.7 us a row, where
