@@ -177,7 +177,7 @@ func (d *dialect) SearchFrom(terms []string) (string, []string, []any) {
 }
 
 // SearchUsers leaves every search to sqlstore's portable path: the pg_trgm
-// index of SearchFrom serves it.
+// indexes of SearchFrom serve it.
 func (d *dialect) SearchUsers(context.Context, sqlstore.Querier, roster.UserSearch, sqlstore.CountCache) ([]*roster.User, int, bool, error) {
 	return nil, 0, false, nil
 }
@@ -195,7 +195,8 @@ func (d *dialect) MaxGram() int { return 3 }
 // index of roster_prefixes (migration 0080): at 200,000 users, 1 ms for
 // the 90 users with a field starting with "son", against 390 ms for a scan
 // in id order and 650 ms through pg_trgm (every user that contains it).
-// The rest of a 3-character term is read through the pg_trgm index; pg_trgm
+// The rest of a 3-character term is read through a pg_trgm index (the one
+// trgmContains picks for it); pg_trgm
 // has no path for 1-2 characters, so those are read by the scan in id
 // order, which stops at the page's end: a small rest group among many
 // users (a rare letter inside names) is then a long scan.
