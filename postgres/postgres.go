@@ -196,10 +196,10 @@ func (d *dialect) MaxGram() int { return 3 }
 // the 90 users with a field starting with "son", against 390 ms for a scan
 // in id order and 650 ms through pg_trgm (every user that contains it).
 // The rest of a 3-character term is read through a pg_trgm index (the one
-// trgmContains picks for it); pg_trgm
-// has no path for 1-2 characters, so those are read by the scan in id
-// order, which stops at the page's end: a small rest group among many
-// users (a rare letter inside names) is then a long scan.
+// trgmContains picks for it); pg_trgm has no path for 1-2 characters, so
+// those are read by the scan in id order, which stops at the page's end: a
+// small rest group among many users (a rare letter inside names) is then a
+// long scan.
 // OFFSET 0 keeps the planner from reading the candidates in id order
 // through the primary key instead.
 func (d *dialect) ShortSearchIndex(_ context.Context, _ sqlstore.Querier, t string, group sqlstore.ShortGroup) (string, string, []any, error) {

@@ -34,12 +34,11 @@ func TestSearchTrigramIndex(t *testing.T) {
 	// Every ASCII punctuation character, inside a field.
 	const punct = `!"#$%&'()*+,-./:;<=>?@[\]^_` + "`{|}~"
 	for i, p := range []rune(punct) {
-		u := &roster.User{Username: "punct" + string(rune('a'+i%26)) + strings.Repeat("x", i/26), Email: "p@example.com",
-			FirstName: "Ab" + string(p) + "cd", IsActive: true, Timezone: "UTC", Locale: "en"}
-		u.Email = u.Username + "@example.com"
-		// A mapped character next to each punctuation character, for
-		// terms that mix them: .\y, -%z.
-		u.LastName = "X." + string(p) + "y-" + string(p) + "z"
+		name := "punct" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		// The last name puts a mapped character next to each punctuation
+		// character, for terms that mix them: .\y, -%z.
+		u := &roster.User{Username: name, Email: name + "@example.com", FirstName: "Ab" + string(p) + "cd",
+			LastName: "X." + string(p) + "y-" + string(p) + "z", IsActive: true, Timezone: "UTC", Locale: "en"}
 		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
 			t.Fatalf("user with %q: %v", p, err)
 		}
