@@ -1,0 +1,247 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/rosterhq/roster"
+)
+
+// Stored search counts.
+//
+// The exact count of a search for a common term (".exam" in 40% of 10M
+// users) walks every match: 2-13 s at 10M users through SQLite's FTS5, and
+// 0.5-2.7 s at 1M through PostgreSQL's pg_trgm (BENCHMARKS.md). The
+// in-memory cache (searchcache.go) keeps a count for one users version in
+// one process, so every restart, every other instance and every user write
+// paid it again. search_counts (migration 0100) keeps the counts of such
+// searches in the database, and triggers on users keep each row exact: an
+// insert, delete or change of a searched field or of isActive adds or takes
+// one user from the rows whose terms it matches, in the transaction of the
+// change. A row read in the search's own read transaction therefore counts
+// that transaction's snapshot exactly, whatever the users version.
+//
+// A count is stored after it was made, in a write transaction of its own.
+// Users that changed between the count's snapshot and that transaction
+// are found in user_changes (one row per changed user, by seq) and their
+// part of the count is redone: removed as the snapshot saw them, added as
+// they are now. From that transaction on the triggers keep the row.
+
+// DefaultStoredSearchMin is the fewest matches whose count is stored: below
+// it a count reads few rows (10,000 matches: about 20 ms on SQLite).
+const DefaultStoredSearchMin = 10000
+
+// maxStoredSearches bounds search_counts: every user write tests each row.
+// A new row past the bound replaces the oldest.
+const maxStoredSearches = 256
+
+// maxStoreCatchUp is the most users changed while a count ran that storing
+// it redoes; past it the count is not stored (it is made again later).
+const maxStoreCatchUp = 10000
+
+// SetStoredSearchMin sets the fewest matches whose count is stored in
+// search_counts (DefaultStoredSearchMin by default; tests lower it).
+func (db *DB) SetStoredSearchMin(n int) { db.storedSearchMin = n }
+
+// SetSearchCountedHook sets f to run after a search counted its matches
+// and before the count is stored: tests write users there, in the window
+// that storing must account for. nil removes it.
+func (db *DB) SetSearchCountedHook(f func()) { db.searchCounted = f }
+
+// storedKey is the active column of search_counts for an isActive filter.
+func storedKey(a *bool) int {
+	switch {
+	case a == nil:
+		return -1
+	case *a:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// storedSearchCount reads the stored counts of s in q, the search's read
+// transaction; ok is false when none are stored.
+func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSearch) (c SearchCount, ok bool, err error) {
+	err = q.QueryRowContext(ctx, "SELECT total, prefix FROM search_counts WHERE query = ? AND active = ?",
+		s.Query, storedKey(s.IsActive)).Scan(&c.Total, &c.Prefix)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SearchCount{}, false, nil
+	}
+	return c, err == nil, err
+}
+
+// countStored returns the counts of s: stored ones, or those of count,
+// stored when they reach the store's minimum. q is the search's read
+// transaction, in whose snapshot count counts.
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count func() (SearchCount, error)) (SearchCount, error) {
+	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
+		return c, err
+	}
+	// Read with the snapshot of the count, so that storing it knows what
+	// changed since.
+	var seq, bulk int64
+	err := q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_seq' THEN value ELSE 0 END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN ('user_changes_seq', 'users_bulk')`).Scan(&seq, &bulk)
+	if err != nil {
+		return SearchCount{}, err
+	}
+	c, err := count()
+	if err != nil || c.Total < db.storedSearchMin {
+		return c, err
+	}
+	if db.searchCounted != nil {
+		db.searchCounted()
+	}
+	// Storing is an optimisation: the count is exact whether or not it is
+	// stored, so a failure (the request's deadline, say) is not the
+	// search's, and the count is made and stored again another time.
+	_ = db.storeSearchCount(ctx, q, s, c, seq, bulk)
+	return c, nil
+}
+
+// searchState is what decides whether a user matches a search.
+type searchState struct {
+	text   string
+	active bool
+}
+
+// storeSearchCount stores c, the counts of s in the snapshot of q, where
+// user_changes_seq was seq and users_bulk bulk. The users changed since
+// are counted again, as q saw them and as they are now.
+func (db *DB) storeSearchCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64) error {
+	key := storedKey(s.IsActive)
+	return db.tx(ctx, func(tx *wtx) error {
+		var pruned, bulkNow int64
+		err := tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_pruned' THEN value ELSE 0 END), 0) AS BIGINT),
+			CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
+			FROM counters WHERE name IN ('user_changes_pruned', 'users_bulk')`).Scan(&pruned, &bulkNow)
+		if err != nil {
+			return err
+		}
+		if pruned > seq || bulkNow != bulk {
+			return nil // changes since the count are no longer all known
+		}
+		ids, err := queryIDs(ctx, tx, "SELECT user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT ?", seq, maxStoreCatchUp+1)
+		if err != nil {
+			return err
+		}
+		if len(ids) > maxStoreCatchUp {
+			return nil
+		}
+		if len(ids) > 0 {
+			before, err := searchStates(ctx, q, ids)
+			if err != nil {
+				return err
+			}
+			after, err := searchStates(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if st, ok := before[id]; ok {
+					total, prefix := st.counts(s.Terms, key)
+					c.Total, c.Prefix = c.Total-total, c.Prefix-prefix
+				}
+				if st, ok := after[id]; ok {
+					total, prefix := st.counts(s.Terms, key)
+					c.Total, c.Prefix = c.Total+total, c.Prefix+prefix
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM search_counts WHERE id <= (SELECT id FROM search_counts ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+			maxStoredSearches-1); err != nil {
+			return err
+		}
+		// Another search (or instance) may have stored the same counts in
+		// the meantime; the triggers have kept those exact.
+		_, err = tx.ExecContext(ctx, `INSERT INTO search_counts (query, active, terms, total, prefix) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (query, active) DO NOTHING`, s.Query, key, strings.Join(s.Terms, "\x1f"), c.Total, c.Prefix)
+		return err
+	})
+}
+
+// queryIDs reads a query's one column of ids.
+func queryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, q.Err(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, q.Err(rows.Err())
+}
+
+// searchStates reads the search_text and is_active of the users ids that
+// exist in q.
+func searchStates(ctx context.Context, q Querier, ids []int64) (map[int64]searchState, error) {
+	out := make(map[int64]searchState, len(ids))
+	for chunk := range slices.Chunk(ids, 500) {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, "SELECT id, search_text, is_active FROM users WHERE id IN ("+marks+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var st searchState
+			if err := rows.Scan(&id, &st.text, &st.active); err != nil {
+				rows.Close()
+				return nil, q.Err(err)
+			}
+			out[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, q.Err(err)
+		}
+	}
+	return out, nil
+}
+
+// counts returns what a user in state st adds to the stored counts of a
+// search for terms with active key (storedKey).
+func (st searchState) counts(terms []string, key int) (total, prefix int) {
+	if key >= 0 && st.active != (key == 1) {
+		return 0, 0
+	}
+	switch SearchRank(st.text, terms) {
+	case 2:
+		return 1, 1
+	case 1:
+		return 1, 0
+	}
+	return 0, 0
+}
+
+// SearchRank is 0 when a search_text (the four folded fields joined by
+// U+001F) does not contain every term, 1 when it does, and 2 when every
+// term also starts one of its fields: the test of the triggers that keep
+// search_counts (roster_search_rank in SQL).
+func SearchRank(text string, terms []string) int {
+	rank := 2
+	for _, t := range terms {
+		if !strings.Contains(text, t) {
+			return 0
+		}
+		if rank == 2 && !strings.HasPrefix(text, t) && !strings.Contains(text, "\x1f"+t) {
+			rank = 1
+		}
+	}
+	return rank
+}
