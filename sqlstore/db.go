@@ -119,11 +119,6 @@ type DB struct {
 	writes atomic.Int64
 	// cache is the cache layer (cache.go); nil when switched off.
 	cache *cacheLayer
-	// storedSearchMin is the fewest matches whose count is stored in
-	// search_counts (searchstore.go).
-	storedSearchMin int
-	// searchCounted runs between a count and its storing (tests).
-	searchCounted func()
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
 	// profileSQL reads a user as a viewer may see it (profileSQL).
@@ -172,7 +167,7 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, clock: roster.SystemClock{},
-		cache: newCacheLayer(DefaultSessionCacheTTL), storedSearchMin: DefaultStoredSearchMin, userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
+		cache: newCacheLayer(DefaultSessionCacheTTL), userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if d.GroupCommit() {
