@@ -37,6 +37,15 @@ func registerMetrics(reg *prometheus.Registry, db *sqlstore.DB, broker *stream.B
 			func() float64 { return float64(broker.Stats().Dropped) }),
 		collectors.NewDBStatsCollector(db.WriteDB(), "write"),
 	}
+	for i, result := range []string{"stored", "skipped", "failed"} {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "roster_search_counts_total", Help: "Search counts of many matches, by what became of them: stored in the database, skipped (made again later) or failed.",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			stored, skipped, failed := db.SearchCountStats()
+			return float64([]int64{stored, skipped, failed}[i])
+		}))
+	}
 	if db.ReadDB() != db.WriteDB() {
 		cs = append(cs, collectors.NewDBStatsCollector(db.ReadDB(), "read"))
 	}

@@ -80,6 +80,8 @@ func testMetrics(t *testing.T) {
 		`roster_db_query_duration_seconds_count{op="query"}`,
 		`roster_db_query_duration_seconds_count{op="exec"}`,
 		`roster_logins_total{result="locked"} 0`,
+		`roster_search_counts_total{result="stored"} 0`,
+		`roster_search_counts_total{result="failed"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -8,7 +8,8 @@ import (
 // BeginBulk turns off the row triggers of users, group_members and
 // activities for the seed's transaction and returns the function that
 // recomputes, in the same transaction, what they maintain (the user
-// counters, the search_grams counts and member counts; the seed sets
+// counters, the search_grams counts and member counts; it empties the
+// stored search counts and counts users_bulk; the seed sets
 // lastActiveAt itself) and turns them back on. With
 // the triggers a seed updated the same counter row once per user inside
 // one transaction, each update walking the row's growing chain of
@@ -26,6 +27,8 @@ func (d *dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Conte
 			`UPDATE counters SET value = (SELECT count(*) FROM users WHERE NOT is_active) WHERE name = 'users_inactive'`,
 			`DELETE FROM search_grams`,
 			searchGramsBuild,
+			`DELETE FROM search_counts`,
+			`UPDATE counters SET value = value + 1 WHERE name = 'users_bulk'`,
 			`UPDATE groups g SET member_count = m.n FROM (SELECT group_id, count(*) AS n FROM group_members GROUP BY group_id) m
 				WHERE m.group_id = g.id AND g.member_count <> m.n`,
 			"ALTER TABLE users ENABLE TRIGGER USER",

@@ -100,12 +100,19 @@ func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) err
 		if _, err := dst.ExecContext(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
 			return fmt.Errorf("truncate target: %w", err)
 		}
-		// The truncate fires no row triggers: reset what they count.
-		if _, err := dst.ExecContext(ctx, "UPDATE counters SET value = 0"); err != nil {
-			return err
-		}
-		if _, err := dst.ExecContext(ctx, "TRUNCATE search_grams"); err != nil {
-			return err
+		// The truncate fires no row triggers: reset what they count, and
+		// drop the stored search counts they kept. users_bulk counts the
+		// replacement instead, so that a count a running server made of the
+		// old users is not stored among the new ones (searchstore.go).
+		for _, q := range []string{
+			"UPDATE counters SET value = 0 WHERE name <> 'users_bulk'",
+			"UPDATE counters SET value = value + 1 WHERE name = 'users_bulk'",
+			// user_changes too: its seqs restart with the counter.
+			"TRUNCATE search_grams, search_counts, user_changes",
+		} {
+			if _, err := dst.ExecContext(ctx, q); err != nil {
+				return err
+			}
 		}
 	}
 	for _, t := range copyTables {

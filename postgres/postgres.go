@@ -306,3 +306,9 @@ func listenOnce(ctx context.Context, url string, wake func()) error {
 		wake()
 	}
 }
+
+// LockUsersNoWait is a SHARE lock on users: it conflicts with every
+// writer's ROW EXCLUSIVE lock, including those of programs that write
+// users without the advisory lock, and NOWAIT fails (55P03) instead of
+// queueing behind one.
+func (d *dialect) LockUsersNoWait() string { return "LOCK TABLE users IN SHARE MODE NOWAIT" }

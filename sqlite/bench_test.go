@@ -10,6 +10,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sqlstore"
+	"github.com/rosterhq/roster/storetest"
 )
 
 // BenchmarkFindSession measures the token check that every authenticated
@@ -282,4 +283,11 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStoredSearchWrites measures a user write with 0 and 256 stored
+// search counts (storetest.BenchStoredSearchWrites).
+func BenchmarkStoredSearchWrites(b *testing.B) {
+	db := openSeeded(b, allSpeedups, 1000)
+	storetest.BenchStoredSearchWrites(b, db, db.WriteDB())
 }

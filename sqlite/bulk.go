@@ -14,7 +14,7 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // function that, in the same transaction, recreates them from their saved
 // SQL and recomputes what the triggers maintain: the users_fts index (FTS5
 // rebuild), the search_grams counts (one pass of roster_gram_counts), the
-// user counters and group member counts (the seed sets
+// stored search counts (emptied, and users_bulk counted), the user counters and group member counts (the seed sets
 // lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
 // than maintaining them row by row: BenchmarkSeed, 20,000 users and as
@@ -71,6 +71,8 @@ func (d dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Contex
 		for _, q := range []string{
 			`INSERT INTO users_fts(users_fts) VALUES ('rebuild')`,
 			`DELETE FROM search_grams`,
+			`DELETE FROM search_counts`,
+			`UPDATE counters SET value = value + 1 WHERE name = 'users_bulk'`,
 			`INSERT INTO search_grams(gram, prefix, is_active, users)
 			 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3
 			   FROM json_each((SELECT roster_gram_counts(search_text, is_active) FROM users))`,

@@ -195,3 +195,7 @@ func (dialect) MapErr(err error) error {
 	}
 	return err
 }
+
+// LockUsersNoWait is "": write transactions begin IMMEDIATE, which keeps
+// every other writer of the file out until commit.
+func (dialect) LockUsersNoWait() string { return "" }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rosterhq/roster/sqlstore"
 	sqlite3 "modernc.org/sqlite"
 )
 
@@ -16,9 +17,10 @@ import (
 const maxGram = 3
 
 // newDriver returns the driver that opens Roster's connections: a driver of
-// its own, so that the functions the search_grams triggers and builds call
-// are registered on Roster's connections alone (the package-level driver
-// would add them to every connection of the process).
+// its own, so that the functions the search_grams and search_counts
+// triggers and builds call are registered on Roster's connections alone
+// (the package-level driver would add them to every connection of the
+// process).
 func newDriver() *sqlite3.Driver {
 	d := &sqlite3.Driver{}
 	d.MustRegisterDeterministicScalarFunction("roster_grams", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
@@ -26,6 +28,14 @@ func newDriver() *sqlite3.Driver {
 	})
 	d.MustRegisterDeterministicScalarFunction("roster_prefixes", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
 		return gramsJSON(args[0], searchPrefixes)
+	})
+	d.MustRegisterDeterministicScalarFunction("roster_search_rank", 2, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
+		text, ok1 := args[0].(string)
+		terms, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("roster_search_rank: arguments are %T and %T, want text", args[0], args[1])
+		}
+		return int64(sqlstore.SearchRank(text, strings.Split(terms, "\x1f"))), nil
 	})
 	d.MustRegisterFunction("roster_gram_counts", &sqlite3.FunctionImpl{
 		NArgs:         2,

@@ -194,3 +194,8 @@ func TestOpTimeout(t *testing.T) {
 		t.Errorf("after the timeouts: %d users, %v; want 1", n, err)
 	}
 }
+
+func TestStoredSearchRefold(t *testing.T) {
+	db := mustOpenDB(t)
+	storetest.StoredSearchRefold(t, db, db.WriteDB())
+}

@@ -90,6 +90,14 @@ type Dialect interface {
 	AfterBulk(ctx context.Context, db *sql.DB) error
 	// MapErr maps driver errors to roster errors by their codes.
 	MapErr(err error) error
+	// LockUsersNoWait returns the statement that, run first in a write
+	// transaction, keeps every other transaction from writing users until
+	// commit, and fails at once if one holds uncommitted writes to it; ""
+	// where the store's write transactions already exclude every other
+	// writer (SQLite). Storing a search count runs it (searchstore.go), so
+	// that a program that writes users without BeginWrite's lock cannot
+	// change a user unseen between the count's catch-up and its row.
+	LockUsersNoWait() string
 	// SkipLocked returns the clause that locks the rows a SELECT returns
 	// from table and skips rows other transactions hold, so that instances
 	// lease queued jobs (webhook deliveries) without waiting on each other
@@ -119,6 +127,15 @@ type DB struct {
 	writes atomic.Int64
 	// cache is the cache layer (cache.go); nil when switched off.
 	cache *cacheLayer
+	// storedSearchMin is the fewest matches whose count is stored in
+	// search_counts (searchstore.go).
+	storedSearchMin int
+	// searchCounted runs between a count and its storing (tests).
+	searchCounted func()
+	// storing is held while a count is stored (searchstore.go).
+	storing sync.Mutex
+	// searchStores counts stored, skipped and failed counts.
+	searchStores [3]atomic.Int64
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
 	// profileSQL reads a user as a viewer may see it (profileSQL).
@@ -167,7 +184,7 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, clock: roster.SystemClock{},
-		cache: newCacheLayer(DefaultSessionCacheTTL), userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
+		cache: newCacheLayer(DefaultSessionCacheTTL), storedSearchMin: DefaultStoredSearchMin, userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if d.GroupCommit() {

@@ -18,7 +18,8 @@ import (
 //
 // Its cost follows the page, not the matches. The counts (all matches, and
 // those in the first two groups) come from searchCounts, kept per users
-// version by the cache layer. Each group's part of the page is then read
+// version by the cache layer and, when they walked many matches, in
+// search_counts (searchstore.go). Each group's part of the page is then read
 // either by a scan of users in id order that stops at the page's end
 // (cheap when the group is a large share of the users: "empl" in 20% of
 // them reads about five rows per result), or through the dialect's
@@ -66,7 +67,7 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 			return SearchCount{}, versionErr
 		}
 		key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
-		c, err := db.cache.searchCounts(ctx, key, count)
+		c, err := db.cache.searchCounts(ctx, key, func() (SearchCount, error) { return db.countStored(ctx, tx, s, count) })
 		return c, db.mapErr(err)
 	}
 	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s, cached); ok || err != nil {

@@ -38,6 +38,15 @@ type Store interface {
 	SetCache(on bool)
 	// FlushTokenUses writes the token uses noted by MarkTokenUsed now.
 	FlushTokenUses(ctx context.Context) error
+	// SetStoredSearchMin sets the fewest matches of a search whose count
+	// the store keeps in the database.
+	SetStoredSearchMin(n int)
+	// SetSearchCountedHook sets a function called after a search counted
+	// its matches and before the store keeps that count.
+	SetSearchCountedHook(f func())
+	// SearchCountStats counts the counts the store kept in the database,
+	// those it skipped and those whose keeping failed.
+	SearchCountStats() (stored, skipped, failed int64)
 }
 
 // Run runs every conformance test against stores made by open. open must
@@ -72,6 +81,7 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 		{"SearchIsActive", testSearchIsActive},
 		{"SearchPages", testSearchPages},
 		{"SearchRandomized", testSearchRandomized},
+		{"SearchRandomizedStored", testSearchRandomizedStored},
 		{"UpdateOnlySetFields", testUpdateOnlySetFields},
 		{"UpdateIfVersion", testUpdateIfVersion},
 		{"UpdateUniqueness", testUpdateUniqueness},

@@ -254,10 +254,31 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if _, err := pg.Exec("INSERT INTO login_throttle (key, failures) VALUES ('login:extra', 1)"); err != nil {
 		t.Fatal(err)
 	}
+	// A count a server stored of the old users must not outlive them, and
+	// users_bulk must move on, so that a count made of them before the
+	// replacement is not stored after it (sqlstore/searchstore.go).
+	if _, err := pg.Exec("INSERT INTO search_counts (query, active, terms, total, prefix) VALUES ('stale', -1, 'stale', 12345, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	bulk := func() (n int64) {
+		t.Helper()
+		if err := pg.QueryRow("SELECT value FROM counters WHERE name = 'users_bulk'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	bulkBefore := bulk()
 	if err := run(ctx, []string{"migrate-data", "--from", src, "--to", pgURL, "--truncate"}, getenv(nil), strings.NewReader(""), &stdout, &stderr); err != nil {
 		t.Fatalf("migrate-data --truncate: %v", err)
 	}
 	checkCopy("after the copy with --truncate")
+	var stale int
+	if err := pg.QueryRow("SELECT count(*) FROM search_counts").Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("search_counts after --truncate: %d rows (%v), want 0", stale, err)
+	}
+	if got := bulk(); got != bulkBefore+1 {
+		t.Errorf("users_bulk after --truncate = %d, want %d", got, bulkBefore+1)
+	}
 
 	// The HTTP API answers the same on both databases.
 	onLite := startServe(t, nil, "--db", src)

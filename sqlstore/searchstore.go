@@ -1,0 +1,361 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Stored search counts.
+//
+// The exact count of a search for a common term (".exam" in 40% of 10M
+// users) walks every match: 2-13 s at 10M users through SQLite's FTS5, and
+// 0.5-2.7 s at 1M through PostgreSQL's pg_trgm (BENCHMARKS.md). The
+// in-memory cache (searchcache.go) keeps a count for one users version in
+// one process, so every restart, every other instance and every user write
+// paid it again. search_counts (migration 0100) keeps the counts of such
+// searches in the database, and triggers on users keep each row exact: an
+// insert, delete or change of a searched field or of isActive adds or takes
+// one user from the rows whose terms it matches, in the transaction of the
+// change. A row read in the search's own read transaction therefore counts
+// that transaction's snapshot exactly, whatever the users version.
+//
+// A count is stored after it was made, in a write transaction of its own.
+// Users that changed between the count's snapshot and that transaction
+// are found in user_changes (one row per changed user, by seq) and their
+// part of the count is redone: removed as the snapshot saw them, added as
+// they are now. From that transaction on the triggers keep the row.
+//
+// Storing holds the search's read transaction while it waits for the
+// committer, and on PostgreSQL reads and writes share one pool: so one
+// count is stored at a time (a search that finds another count being
+// stored does not store its own), only while the pool has a free
+// connection, and the search stops waiting after storeSearchWait. On PostgreSQL the store's transaction also locks
+// users against writers that do not take the store's advisory lock
+// (Dialect.LockUsersNoWait), or skips storing if one is writing.
+
+// DefaultStoredSearchMin is the fewest matches whose count is stored: below
+// it a count reads few rows (10,000 matches: about 20 ms on SQLite).
+const DefaultStoredSearchMin = 10000
+
+// maxStoredSearches bounds search_counts: every user write tests each row.
+// A new row past the bound replaces the oldest.
+const maxStoredSearches = 256
+
+// maxStoreCatchUp is the most users changed while a count ran that storing
+// it redoes; past it the count is not stored (it is made again later).
+const maxStoreCatchUp = 10000
+
+// storeSearchWait bounds a search's wait for its count to be stored; past
+// it the count is not stored (it is made again later).
+const storeSearchWait = time.Second
+
+// SetStoredSearchMin sets the fewest matches whose count is stored in
+// search_counts (DefaultStoredSearchMin by default). Tests lower it; call
+// it before the store serves searches.
+func (db *DB) SetStoredSearchMin(n int) { db.storedSearchMin = n }
+
+// SetSearchCountedHook sets f to run after a search counted its matches
+// and before the count is stored: tests write users there, in the window
+// that storing must account for. nil removes it. Call it before the store
+// serves searches.
+func (db *DB) SetSearchCountedHook(f func()) { db.searchCounted = f }
+
+// storedKey is the active column of search_counts for an isActive filter.
+func storedKey(a *bool) int {
+	switch {
+	case a == nil:
+		return -1
+	case *a:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// storedSearchCount reads the stored counts of s in q, the search's read
+// transaction; ok is false when none are stored.
+func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSearch) (c SearchCount, ok bool, err error) {
+	err = q.QueryRowContext(ctx, "SELECT total, prefix FROM search_counts WHERE query = ? AND active = ?",
+		s.Query, storedKey(s.IsActive)).Scan(&c.Total, &c.Prefix)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SearchCount{}, false, nil
+	}
+	return c, err == nil, err
+}
+
+// countStored returns the counts of s: stored ones, or those of count,
+// stored when they reach the store's minimum. q is the search's read
+// transaction, in whose snapshot count counts.
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count func() (SearchCount, error)) (SearchCount, error) {
+	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
+		return c, err
+	}
+	// Read with the snapshot of the count, so that storing it knows what
+	// changed since.
+	var seq, bulk int64
+	err := q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_seq' THEN value ELSE 0 END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN ('user_changes_seq', 'users_bulk')`).Scan(&seq, &bulk)
+	if err != nil {
+		return SearchCount{}, err
+	}
+	c, err := count()
+	if err != nil || c.Total < db.storedSearchMin {
+		return c, err
+	}
+	if db.searchCounted != nil {
+		db.searchCounted()
+	}
+	db.storeCount(ctx, q, s, c, seq, bulk)
+	return c, nil
+}
+
+// SearchCountStats returns what became of the counts that reached the
+// store's minimum since the store opened: stored in search_counts; skipped
+// because storing could not be done safely or cheaply then (another count
+// was being stored, the pool had no free connection, storing took more
+// than storeSearchWait, too many users had changed, a seed had
+// run, or a writer outside the store held users), each made again later;
+// and failed with a database error.
+func (db *DB) SearchCountStats() (stored, skipped, failed int64) {
+	return db.searchStores[0].Load(), db.searchStores[1].Load(), db.searchStores[2].Load()
+}
+
+// storeCount stores c (storeSearchCount) when that can be done now, and
+// counts the outcome. Storing is an optimisation: the count is exact
+// whether or not it is stored, so no failure here is the search's.
+func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64) {
+	outcome := 1 // skipped
+	defer func() { db.searchStores[outcome].Add(1) }()
+	if !db.storing.TryLock() {
+		return // another count is being stored; this one is next time
+	}
+	defer db.storing.Unlock()
+	if db.write == db.readPool {
+		// The committer needs a connection of the pool this search holds
+		// one of: store only while one is free (InUse counts this one).
+		// Searches waiting for this count (searchcache.go) hold theirs.
+		if st := db.write.Stats(); st.MaxOpenConnections > 0 && st.InUse >= st.MaxOpenConnections {
+			return
+		}
+	}
+	stored, err := db.storeSearchCount(ctx, q, s, c, seq, bulk)
+	switch {
+	case stored:
+		outcome = 0
+	case err != nil && !errors.Is(err, errUsersLocked) && !errors.Is(err, errStoreAbandoned) && !errors.Is(err, context.Canceled) &&
+		roster.ErrorCode(err) != roster.EUNAVAILABLE: // not a wait nor an outage
+		outcome = 2
+	}
+}
+
+// errUsersLocked is storeSearchCount's error when a writer outside the
+// store holds users (Dialect.LockUsersNoWait).
+var errUsersLocked = errors.New("users is being written outside the store")
+
+// searchState is what decides whether a user matches a search.
+type searchState struct {
+	text   string
+	active bool
+}
+
+// storeSearchCount stores c, the counts of s in the snapshot of q, where
+// user_changes_seq was seq and users_bulk bulk. The users changed since
+// are counted again, as q saw them and as they are now.
+func (db *DB) storeSearchCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64) (stored bool, err error) {
+	key := storedKey(s.IsActive)
+	wait, cancel := context.WithTimeout(ctx, storeSearchWait)
+	defer cancel()
+	// The search waits storeSearchWait in all, not only for the committer
+	// to take the request but for its group to run it (another instance,
+	// a seed or a migration may hold the write lock). It then abandons the
+	// request: fn, which reads q, runs under mu, and finding abandoned set
+	// it does nothing; if it ran already, what it wrote is exact whether
+	// or not its group commits.
+	var mu sync.Mutex
+	abandoned := false
+	type result struct {
+		stored bool
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		stored := false
+		err := db.tx(wait, func(tx *wtx) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if abandoned {
+				return errStoreAbandoned
+			}
+			var err error
+			stored, err = db.storeSearchCountTx(ctx, tx, q, s, c, key, seq, bulk)
+			return err
+		})
+		done <- result{stored && err == nil, err}
+	}()
+	select {
+	case r := <-done:
+		return r.stored, r.err
+	case <-wait.Done():
+		mu.Lock()
+		abandoned = true
+		mu.Unlock()
+		return false, errStoreAbandoned
+	}
+}
+
+// errStoreAbandoned is storeSearchCount's error when the search stopped
+// waiting for its count to be stored.
+var errStoreAbandoned = errors.New("storing the count took too long")
+
+// storeSearchCountTx is storeSearchCount's work in the write transaction
+// tx; stored is false when it found that the count cannot be stored.
+func (db *DB) storeSearchCountTx(ctx context.Context, tx *wtx, q Querier, s roster.UserSearch, c SearchCount, key int, seq, bulk int64) (stored bool, err error) {
+	if lock := db.d.LockUsersNoWait(); lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return false, errUsersLocked
+		}
+	}
+	// A writer whose snapshot is older than this transaction (a
+	// REPEATABLE READ program on PostgreSQL) would apply its change to
+	// search_counts in that snapshot, where this row does not exist.
+	// Every write of a user updates this counter row, so such a writer
+	// now fails (a serialization failure) instead.
+	if _, err := tx.ExecContext(ctx, "UPDATE counters SET value = value WHERE name = 'user_changes_seq'"); err != nil {
+		return false, err
+	}
+	var pruned, bulkNow int64
+	err = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_pruned' THEN value ELSE 0 END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN ('user_changes_pruned', 'users_bulk')`).Scan(&pruned, &bulkNow)
+	if err != nil {
+		return false, err
+	}
+	if pruned > seq || bulkNow != bulk {
+		return false, nil // changes since the count are no longer all known
+	}
+	ids, err := queryIDs(ctx, tx, "SELECT user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT ?", seq, maxStoreCatchUp+1)
+	if err != nil {
+		return false, err
+	}
+	if len(ids) > maxStoreCatchUp {
+		return false, nil
+	}
+	if len(ids) > 0 {
+		before, err := searchStates(ctx, q, ids)
+		if err != nil {
+			return false, err
+		}
+		after, err := searchStates(ctx, tx, ids)
+		if err != nil {
+			return false, err
+		}
+		for _, id := range ids {
+			if st, ok := before[id]; ok {
+				total, prefix := st.counts(s.Terms, key)
+				c.Total, c.Prefix = c.Total-total, c.Prefix-prefix
+			}
+			if st, ok := after[id]; ok {
+				total, prefix := st.counts(s.Terms, key)
+				c.Total, c.Prefix = c.Total+total, c.Prefix+prefix
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM search_counts WHERE id <= (SELECT id FROM search_counts ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+		maxStoredSearches-1); err != nil {
+		return false, err
+	}
+	// Another search (or instance) may have stored the same counts in
+	// the meantime; the triggers have kept those exact.
+	_, err = tx.ExecContext(ctx, `INSERT INTO search_counts (query, active, terms, total, prefix) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (query, active) DO NOTHING`, s.Query, key, strings.Join(s.Terms, "\x1f"), c.Total, c.Prefix)
+	return err == nil, err
+}
+
+// queryIDs reads a query's one column of ids.
+func queryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, q.Err(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, q.Err(rows.Err())
+}
+
+// searchStates reads the search_text and is_active of the users ids that
+// exist in q.
+func searchStates(ctx context.Context, q Querier, ids []int64) (map[int64]searchState, error) {
+	out := make(map[int64]searchState, len(ids))
+	for chunk := range slices.Chunk(ids, 500) {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, "SELECT id, search_text, is_active FROM users WHERE id IN ("+marks+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var st searchState
+			if err := rows.Scan(&id, &st.text, &st.active); err != nil {
+				rows.Close()
+				return nil, q.Err(err)
+			}
+			out[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, q.Err(err)
+		}
+	}
+	return out, nil
+}
+
+// counts returns what a user in state st adds to the stored counts of a
+// search for terms with active key (storedKey).
+func (st searchState) counts(terms []string, key int) (total, prefix int) {
+	if key >= 0 && st.active != (key == 1) {
+		return 0, 0
+	}
+	switch SearchRank(st.text, terms) {
+	case 2:
+		return 1, 1
+	case 1:
+		return 1, 0
+	}
+	return 0, 0
+}
+
+// SearchRank is 0 when a search_text (the four folded fields joined by
+// U+001F) does not contain every term, 1 when it does, and 2 when every
+// term also starts one of its fields: the test of the triggers that keep
+// search_counts (roster_search_rank in SQL).
+func SearchRank(text string, terms []string) int {
+	rank := 2
+	for _, t := range terms {
+		if !strings.Contains(text, t) {
+			return 0
+		}
+		if rank == 2 && !strings.HasPrefix(text, t) && !strings.Contains(text, "\x1f"+t) {
+			rank = 1
+		}
+	}
+	return rank
+}
