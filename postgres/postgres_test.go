@@ -13,8 +13,14 @@ import (
 // mustOpen returns a migrated store on a fresh schema.
 func mustOpen(t testing.TB) *sqlstore.DB {
 	t.Helper()
+	return openWith(t, pgtest.URL(t), postgres.Options{MaxConns: 4})
+}
+
+// openWith opens a store on url with opts and migrates it.
+func openWith(t testing.TB, url string, opts postgres.Options) *sqlstore.DB {
+	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 4})
+	db, err := postgres.Open(ctx, url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

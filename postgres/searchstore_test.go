@@ -24,19 +24,26 @@ func BenchmarkStoredSearchWrites(b *testing.B) {
 	storetest.BenchStoredSearchWrites(b, db, db.WriteDB())
 }
 
-// openURL opens and migrates a store on url with a pool of conns.
+// openURL opens and migrates a store on url with a pool of conns and a
+// 5 s operation timeout.
 func openURL(t *testing.T, url string, conns int) *sqlstore.DB {
+	return openWith(t, url, postgres.Options{MaxConns: conns, OpTimeout: 5 * time.Second})
+}
+
+// createUsers creates n active users named prefix00, prefix01, ... and
+// returns their ids.
+func createUsers(t *testing.T, db *sqlstore.DB, prefix string, n int) []int64 {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: conns, OpTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
+	ids := make([]int64, n)
+	for i := range n {
+		name := fmt.Sprintf("%s%02d", prefix, i)
+		u := &roster.User{Username: name, Email: name + "@example.com", IsActive: true, Timezone: "UTC", Locale: "en"}
+		if err := db.CreateUser(context.Background(), 0, u, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = u.ID
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return ids
 }
 
 func search(q string, isActive *bool) roster.UserSearch {
@@ -53,14 +60,7 @@ func TestStoredSearchOutsideWriter(t *testing.T) {
 	db := openURL(t, url, 4)
 	db.SetStoredSearchMin(1)
 	ctx := context.Background()
-	var ids []int64
-	for i := range 3 {
-		u := &roster.User{Username: fmt.Sprintf("zedd%d", i), Email: fmt.Sprintf("zedd%d@example.com", i), IsActive: true, Timezone: "UTC", Locale: "en"}
-		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, u.ID)
-	}
+	ids := createUsers(t, db, "zedd", 3)
 	outside, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +126,7 @@ func TestStoredSearchSmallPool(t *testing.T) {
 	db.SetStoredSearchMin(1)
 	db.SetCache(false)
 	ctx := context.Background()
-	var ids []int64
-	for i := range 40 {
-		u := &roster.User{Username: fmt.Sprintf("pool%02d", i), Email: fmt.Sprintf("pool%02d@example.com", i), IsActive: true, Timezone: "UTC", Locale: "en"}
-		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, u.ID)
-	}
+	ids := createUsers(t, db, "pool", 40)
 	deadline := time.Now().Add(2 * time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -196,14 +189,7 @@ func TestStoredSearchSameTermSmallPool(t *testing.T) {
 	db := openURL(t, pgtest.URL(t), 4)
 	db.SetStoredSearchMin(1)
 	ctx := context.Background()
-	var ids []int64
-	for i := range 20 {
-		u := &roster.User{Username: fmt.Sprintf("flight%02d", i), Email: fmt.Sprintf("flight%02d@example.com", i), IsActive: true, Timezone: "UTC", Locale: "en"}
-		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, u.ID)
-	}
+	ids := createUsers(t, db, "flight", 20)
 	db.SetSearchCountedHook(func() { time.Sleep(300 * time.Millisecond) }) // a slow count
 	var wg sync.WaitGroup
 	errs := make(chan error, 10)
@@ -246,12 +232,7 @@ func TestStoredSearchWriteLockHeld(t *testing.T) {
 	db := openURL(t, url, 4)
 	db.SetStoredSearchMin(1)
 	ctx := context.Background()
-	for i := range 5 {
-		u := &roster.User{Username: fmt.Sprintf("held%02d", i), Email: fmt.Sprintf("held%02d@example.com", i), IsActive: true, Timezone: "UTC", Locale: "en"}
-		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createUsers(t, db, "held", 5)
 	other, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
@@ -292,14 +273,7 @@ func TestStoredSearchOutsideRepeatableRead(t *testing.T) {
 	db.SetStoredSearchMin(1)
 	db.SetCache(false)
 	ctx := context.Background()
-	var ids []int64
-	for i := range 3 {
-		u := &roster.User{Username: fmt.Sprintf("rrwxy%d", i), Email: fmt.Sprintf("rrwxy%d@example.com", i), IsActive: true, Timezone: "UTC", Locale: "en"}
-		if err := db.CreateUser(ctx, 0, u, ""); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, u.ID)
-	}
+	ids := createUsers(t, db, "rrwxy", 3)
 	outside, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)

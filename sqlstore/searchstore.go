@@ -103,10 +103,7 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 	}
 	// Read with the snapshot of the count, so that storing it knows what
 	// changed since.
-	var seq, bulk int64
-	err := q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_seq' THEN value ELSE 0 END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
-		FROM counters WHERE name IN ('user_changes_seq', 'users_bulk')`).Scan(&seq, &bulk)
+	seq, bulk, err := counterPair(ctx, q, "user_changes_seq", "users_bulk")
 	if err != nil {
 		return SearchCount{}, err
 	}
@@ -226,10 +223,7 @@ func (db *DB) storeSearchCountTx(ctx context.Context, tx *wtx, q Querier, s rost
 	if _, err := tx.ExecContext(ctx, "UPDATE counters SET value = value WHERE name = 'user_changes_seq'"); err != nil {
 		return false, err
 	}
-	var pruned, bulkNow int64
-	err = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_pruned' THEN value ELSE 0 END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN name = 'users_bulk' THEN value ELSE 0 END), 0) AS BIGINT)
-		FROM counters WHERE name IN ('user_changes_pruned', 'users_bulk')`).Scan(&pruned, &bulkNow)
+	pruned, bulkNow, err := counterPair(ctx, tx, "user_changes_pruned", "users_bulk")
 	if err != nil {
 		return false, err
 	}
@@ -272,6 +266,15 @@ func (db *DB) storeSearchCountTx(ctx context.Context, tx *wtx, q Querier, s rost
 	_, err = tx.ExecContext(ctx, `INSERT INTO search_counts (query, active, terms, total, prefix) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (query, active) DO NOTHING`, s.Query, key, strings.Join(s.Terms, "\x1f"), c.Total, c.Prefix)
 	return err == nil, err
+}
+
+// counterPair reads the counters named a and b in one statement, 0 for
+// one that does not exist.
+func counterPair(ctx context.Context, q Querier, a, b string) (va, vb int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = ? THEN value ELSE 0 END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = ? THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN (?, ?)`, a, b, a, b).Scan(&va, &vb)
+	return va, vb, err
 }
 
 // queryIDs reads a query's one column of ids.

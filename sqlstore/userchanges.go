@@ -34,10 +34,7 @@ func (db *DB) FindUserChanges(ctx context.Context, installation string, seq int6
 	if err := tx.QueryRowContext(ctx, "SELECT id FROM installation").Scan(&out.Installation); err != nil {
 		return nil, err
 	}
-	var last, pruned int64
-	err = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'user_changes_seq' THEN value ELSE 0 END), 0) AS BIGINT),
-		CAST(coalesce(sum(CASE WHEN name = 'user_changes_pruned' THEN value ELSE 0 END), 0) AS BIGINT)
-		FROM counters WHERE name IN ('user_changes_seq', 'user_changes_pruned')`).Scan(&last, &pruned)
+	last, pruned, err := counterPair(ctx, tx, "user_changes_seq", "user_changes_pruned")
 	if err != nil {
 		return nil, err
 	}
