@@ -40,20 +40,15 @@ func (d dialect) searchPhrases(ctx context.Context, tx sqlstore.Querier, s roste
 	// A few matches are read in one pass, ranked, and counted from it;
 	// only when there are more are they counted from the indexes.
 	var few []rankedID
-	counts, err := cached(func() (sqlstore.SearchCount, error) {
+	counts, err := cached(func(ctx context.Context, q sqlstore.Querier) (sqlstore.SearchCount, error) {
 		var err error
 		if d.sp.phraseFew {
-			if few, err = rankMatches(ctx, tx, s, contain, smallSearch+1); err != nil || len(few) <= smallSearch {
+			if few, err = rankMatches(ctx, q, s, contain, smallSearch+1); err != nil || len(few) <= smallSearch {
 				return countRanked(few), err
 			}
 			few = nil
 		}
-		var c sqlstore.SearchCount
-		if c.Total, err = countActive(ctx, tx, `SELECT rowid FROM users_fts WHERE users_fts MATCH ?`, []any{contain}, s.IsActive); err != nil || c.Total == 0 {
-			return c, err
-		}
-		c.Prefix, err = countActive(ctx, tx, set, setArgs, s.IsActive)
-		return c, err
+		return countPhrases(ctx, q, s)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -119,6 +114,21 @@ func (d dialect) searchPhrases(ctx context.Context, tx sqlstore.Querier, s roste
 		return nil, 0, fmt.Errorf("users_fts out of step for %q: %w", s.Query, err)
 	}
 	return append(users, page...), total, nil
+}
+
+// countPhrases counts the matches of a search whose every term has at
+// least three characters from users_fts, and those where every term
+// starts a field from the indexes of the folded columns.
+func countPhrases(ctx context.Context, q sqlstore.Querier, s roster.UserSearch) (sqlstore.SearchCount, error) {
+	contain, _ := phraseQueries(s.Terms)
+	var c sqlstore.SearchCount
+	var err error
+	if c.Total, err = countActive(ctx, q, `SELECT rowid FROM users_fts WHERE users_fts MATCH ?`, []any{contain}, s.IsActive); err != nil || c.Total == 0 {
+		return c, err
+	}
+	set, setArgs := prefixSet(s.Terms)
+	c.Prefix, err = countActive(ctx, q, set, setArgs, s.IsActive)
+	return c, err
 }
 
 // smallSearch is the most matches searchPhrases reads in one ranked pass

@@ -35,6 +35,16 @@ func (d dialect) SearchUsers(ctx context.Context, q sqlstore.Querier, s roster.U
 	return nil, 0, false, nil
 }
 
+// CountSearch counts a search that SearchUsers answers from users_fts
+// (countPhrases).
+func (d dialect) CountSearch(ctx context.Context, q sqlstore.Querier, s roster.UserSearch) (sqlstore.SearchCount, bool, error) {
+	if d.sp.phrases && phraseSearch(s.Terms) {
+		c, err := countPhrases(ctx, q, s)
+		return c, true, err
+	}
+	return sqlstore.SearchCount{}, false, nil
+}
+
 // ShortSearchIndex reads the prefix group through the indexes of the four
 // folded columns (a range scan each), and the rest through the trigram
 // index (restFrom).

@@ -59,6 +59,10 @@ type Dialect interface {
 	// search's counts per users version, for a dialect whose counts cost
 	// more than a lookup.
 	SearchUsers(ctx context.Context, q Querier, s roster.UserSearch, counts CountCache) (users []*roster.User, total int, ok bool, err error)
+	// CountSearch counts the matches of s in q the way SearchUsers does
+	// when it answers s; ok false leaves the count to the portable path.
+	// A detached count (searchdetach.go) calls it.
+	CountSearch(ctx context.Context, q Querier, s roster.UserSearch) (c SearchCount, ok bool, err error)
 	// MaxGram is the longest term that the database's search_grams table
 	// counts (searchshort.go): a search for one term that short is
 	// answered from it; 0 leaves every search to the portable path.
@@ -136,6 +140,10 @@ type DB struct {
 	storing sync.Mutex
 	// searchStores counts stored, skipped and failed counts.
 	searchStores [3]atomic.Int64
+	// detachedCountMin is the fewest users a count walks for it to be
+	// detached; detached runs those counts (searchdetach.go).
+	detachedCountMin int
+	detached         *detachedCounts
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
 	// profileSQL reads a user as a viewer may see it (profileSQL).
@@ -184,7 +192,8 @@ func (db *DB) background(fn func(ctx context.Context)) {
 // New returns a store on write (the connection(s) used for writes) and read.
 func New(write, read *sql.DB, d Dialect) *DB {
 	db := &DB{write: write, readPool: read, d: d, clock: roster.SystemClock{},
-		cache: newCacheLayer(DefaultSessionCacheTTL), storedSearchMin: DefaultStoredSearchMin, userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
+		cache: newCacheLayer(DefaultSessionCacheTTL), storedSearchMin: DefaultStoredSearchMin,
+		detachedCountMin: DefaultDetachedCountMin, detached: newDetachedCounts(), userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	db.read = conn{raw: read, db: db}
 	if d.GroupCommit() {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,7 +29,9 @@ import (
 // One term of up to Dialect.MaxGram characters is answered from the
 // search_grams counts instead (searchShort), and the dialect may answer
 // others faster from an index of its own (Dialect.SearchUsers: SQLite's
-// trigram positions for terms of three or more characters).
+// trigram positions for terms of three or more characters). A count that
+// would walk many users runs detached from the search (searchdetach.go),
+// which waits for it within the operation timeout and then starts again.
 func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster.User, _ int, err error) {
 	// A timeout met anywhere in the search (a row's iteration included)
 	// is EUNAVAILABLE, never an internal error.
@@ -42,6 +45,12 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 			return []*roster.User{}, 0, nil
 		}
 	}
+	return db.searchWithCounts(ctx, s, func(ctx context.Context) ([]*roster.User, int, error) { return db.searchUsers(ctx, s) })
+}
+
+// searchUsers is one attempt of SearchUsers, in one read transaction; it
+// ends in countPending when the count it needs runs detached.
+func (db *DB) searchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.User, int, error) {
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -56,24 +65,25 @@ func (db *DB) SearchUsers(ctx context.Context, s roster.UserSearch) (_ []*roster
 	versionRead := false
 	// cached reads the users version once, on first use: the dialect's
 	// own paths may not need it.
-	cached := func(count func() (SearchCount, error)) (SearchCount, error) {
+	cached := func(count CountFunc) (SearchCount, error) {
 		if !versionRead {
 			versionRead = true
-			versionErr = tx.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
-				CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
-				FROM counters WHERE name IN ('users_active', 'users_inactive', 'users_version')`).Scan(&all, &version)
+			all, version, versionErr = searchVersion(ctx, tx)
 		}
 		if versionErr != nil {
 			return SearchCount{}, versionErr
 		}
 		key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
 		c, err := db.cache.searchCounts(ctx, key, func() (SearchCount, error) { return db.countStored(ctx, tx, s, count) })
+		if p := (*countPending)(nil); errors.As(err, &p) {
+			return c, err
+		}
 		return c, db.mapErr(err)
 	}
 	if users, total, ok, err := db.d.SearchUsers(ctx, tx, s, cached); ok || err != nil {
 		return users, total, err
 	}
-	counts, err := cached(func() (SearchCount, error) { return db.searchCounts(ctx, tx, s) })
+	counts, err := cached(func(ctx context.Context, q Querier) (SearchCount, error) { return db.searchCounts(ctx, q, s) })
 	if err != nil {
 		return nil, 0, err
 	}

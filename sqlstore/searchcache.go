@@ -27,9 +27,15 @@ type SearchCount struct {
 }
 
 // CountCache returns the counts of the search it was made for, from a
-// cache kept per users version or, once for that version, from count
-// (Dialect.SearchUsers).
-type CountCache func(count func() (SearchCount, error)) (SearchCount, error)
+// cache kept per users version, from search_counts or, once for that
+// version, from count (Dialect.SearchUsers), which it calls with the
+// search's transaction. A count that would walk many users runs detached
+// instead (searchdetach.go), and the search then ends with an error of its
+// own, to be started again.
+type CountCache func(count CountFunc) (SearchCount, error)
+
+// CountFunc counts a search's matches in q.
+type CountFunc func(ctx context.Context, q Querier) (SearchCount, error)
 
 // searchCountCache keeps the counts of searches of the current users
 // version. Counting a term found in 20% of 1M users read every match
@@ -91,6 +97,13 @@ func (c *searchCountCache) count(ctx context.Context, k searchKey, count func() 
 	c.mu.Unlock()
 	close(f.done)
 	return f.n, f.err
+}
+
+// put keeps n as the counts of k.
+func (c *searchCountCache) put(k searchKey, n SearchCount) {
+	c.mu.Lock()
+	c.putLocked(k, n)
+	c.mu.Unlock()
 }
 
 func (c *searchCountCache) putLocked(k searchKey, n SearchCount) {

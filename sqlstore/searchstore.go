@@ -95,11 +95,17 @@ func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSea
 }
 
 // countStored returns the counts of s: stored ones, or those of count,
-// stored when they reach the store's minimum. q is the search's read
+// stored when they reach the store's minimum; or, for a count to be
+// detached (searchdetach.go), countPending. q is the search's read
 // transaction, in whose snapshot count counts.
-func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count func() (SearchCount, error)) (SearchCount, error) {
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count CountFunc) (SearchCount, error) {
 	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
 		return c, err
+	}
+	if detach, err := db.detachable(ctx, q, s); err != nil {
+		return SearchCount{}, err
+	} else if detach {
+		return SearchCount{}, &countPending{f: db.detach(s)}
 	}
 	// Read with the snapshot of the count, so that storing it knows what
 	// changed since.
@@ -107,7 +113,7 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 	if err != nil {
 		return SearchCount{}, err
 	}
-	c, err := count()
+	c, err := count(ctx, q)
 	if err != nil || c.Total < db.storedSearchMin {
 		return c, err
 	}

@@ -44,6 +44,9 @@ type Store interface {
 	// SetSearchCountedHook sets a function called after a search counted
 	// its matches and before the store keeps that count.
 	SetSearchCountedHook(f func())
+	// SetDetachedCountMin sets the fewest users a search's count walks
+	// (by search_grams) for it to run detached from the search.
+	SetDetachedCountMin(n int)
 	// SearchCountStats counts the counts the store kept in the database,
 	// those it skipped and those whose keeping failed.
 	SearchCountStats() (stored, skipped, failed int64)
@@ -82,6 +85,8 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 		{"SearchPages", testSearchPages},
 		{"SearchRandomized", testSearchRandomized},
 		{"SearchRandomizedStored", testSearchRandomizedStored},
+		{"SearchRandomizedDetached", testSearchRandomizedDetached},
+		{"SearchDetachedCount", testSearchDetachedCount},
 		{"UpdateOnlySetFields", testUpdateOnlySetFields},
 		{"UpdateIfVersion", testUpdateIfVersion},
 		{"UpdateUniqueness", testUpdateUniqueness},
@@ -116,7 +121,7 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 					s.SetCache(cache)
 					c := roster.NewTestClock(time.Date(2026, 11, 27, 10, 11, 12, 123456789, time.UTC))
 					s.SetClock(c)
-					tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background()})
+					tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background(), cache: cache})
 				})
 			}
 		})
@@ -129,6 +134,7 @@ type harness struct {
 	s     Store
 	clock *roster.TestClock
 	ctx   context.Context
+	cache bool // the store's cache layer is on
 }
 
 // user returns a valid, active, non-admin user to be created.

@@ -1,0 +1,240 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
+)
+
+// Detached counts.
+//
+// A count of a term whose grams are common walks every user that has
+// them: 1-5 s for a wide term at 10M users on SQLite, and 1-7 s for one
+// at 1M users on PostgreSQL under load (BENCHMARKS.md). Made in the
+// search's own read transaction, such a count ended with its request. At
+// the operation timeout it was thrown away, and the next search for the
+// term started it again. Meanwhile up to one count per read connection
+// shared the cores, so under load at 10M users wide terms timed out again
+// and again and were never counted.
+//
+// So a count that would walk DetachedCountMin users or more (the fewest
+// users one of its grams is in, by search_grams) is detached. It runs in a
+// read transaction of its own, one such count at a time, and goes on for
+// up to detachedCountBudget whether or not any search still waits for it.
+// Its result goes to the count cache and, like any count of 10,000 matches
+// or more, to search_counts. A search that needs it rolls back its
+// transaction (so it holds no connection while it waits), waits within its
+// operation timeout, and starts again, finding the count cached or
+// stored. When the operation timeout passes first, the search fails with
+// EUNAVAILABLE (503), and the count goes on.
+
+// DefaultDetachedCountMin is the fewest users a count must walk to be
+// detached: at 200,000 a count takes 0.1-0.3 s alone on either database
+// at 1M users (BENCHMARKS.md), and several seconds when the cores are
+// shared.
+const DefaultDetachedCountMin = 200000
+
+// detachedCountBudget bounds a detached count.
+const detachedCountBudget = 2 * time.Minute
+
+// maxCountWaits is the most detached counts a search waits for: a user
+// write between a count and the search's next read makes the count stale
+// (its users version has passed) unless it was stored.
+const maxCountWaits = 3
+
+// SetDetachedCountMin sets the fewest users a count walks for it to be
+// detached (DefaultDetachedCountMin by default; 0 never detaches). Tests
+// lower it; call it before the store serves searches.
+func (db *DB) SetDetachedCountMin(n int) { db.detachedCountMin = n }
+
+// detachedCounts runs the detached counts: at most one at a time
+// (slot), one per query and isActive filter (flights).
+type detachedCounts struct {
+	slot    chan struct{}
+	mu      sync.Mutex
+	flights map[detachKey]*countFlight
+}
+
+func newDetachedCounts() *detachedCounts {
+	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}}
+}
+
+// detachKey is the search a detached count is for; its users version is
+// the one its own transaction reads.
+type detachKey struct {
+	query  string
+	active int8
+}
+
+// countPending is the error that ends a search's attempt when its count
+// is detached: the search waits for f, then starts again.
+type countPending struct{ f *countFlight }
+
+func (p *countPending) Error() string { return "the search's count runs detached" }
+
+// detachedCtxKey marks the context of a detached count, which counts in
+// its own transaction rather than detaching again.
+type detachedCtxKey struct{}
+
+// searchWithCounts runs attempt, a search that may end in countPending,
+// and after each such end waits for the count (within the operation
+// timeout of the whole search) and runs it again.
+func (db *DB) searchWithCounts(ctx context.Context, s roster.UserSearch, attempt func(ctx context.Context) ([]*roster.User, int, error)) ([]*roster.User, int, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	for waits := 0; ; waits++ {
+		users, total, err := attempt(ctx)
+		var p *countPending
+		if !errors.As(err, &p) {
+			return users, total, err
+		}
+		if waits == maxCountWaits {
+			return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "The matches of this search changed while they were counted; retry shortly.", RetryAfter: 2 * time.Second}
+		}
+		select {
+		case <-p.f.done:
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "Counting the matches of " + s.Query + " takes longer than the operation timeout. The count goes on: retry shortly.", RetryAfter: 2 * time.Second}
+			}
+			return nil, 0, ctx.Err()
+		}
+		// A count that failed for a reason of its own (not its budget,
+		// nor the store closing) fails the search.
+		if err := p.f.err; err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) &&
+			roster.ErrorCode(err) != roster.EUNAVAILABLE {
+			return nil, 0, err
+		}
+	}
+}
+
+// countBound returns the fewest users that one of the grams of s's terms
+// (search_grams) is in: at least the matches of s, and about the users its
+// count walks. It is 0 when the store keeps no grams.
+func (db *DB) countBound(ctx context.Context, q Querier, s roster.UserSearch) (int, error) {
+	n := db.d.MaxGram()
+	if n == 0 {
+		return 0, nil
+	}
+	seen := map[string]bool{}
+	var grams []any
+	for _, t := range s.Terms {
+		r := []rune(t)
+		if len(r) <= n {
+			if !seen[t] {
+				seen[t] = true
+				grams = append(grams, t)
+			}
+			continue
+		}
+		for i := 0; i+n <= len(r); i++ {
+			if g := string(r[i : i+n]); !seen[g] {
+				seen[g] = true
+				grams = append(grams, g)
+			}
+		}
+	}
+	if len(grams) == 0 {
+		return 0, nil
+	}
+	// A gram search_grams does not have is in no user.
+	var found, fewest int
+	err := q.QueryRowContext(ctx, `SELECT count(*), CAST(coalesce(min(users), 0) AS BIGINT) FROM (
+		SELECT sum(users) AS users FROM search_grams WHERE prefix = 0 AND gram IN (?`+strings.Repeat(", ?", len(grams)-1)+`) GROUP BY gram) g`,
+		grams...).Scan(&found, &fewest)
+	if err != nil || found < len(grams) {
+		return 0, err
+	}
+	return fewest, nil
+}
+
+// detachable reports whether the count of s, made in q, is to be detached.
+func (db *DB) detachable(ctx context.Context, q Querier, s roster.UserSearch) (bool, error) {
+	if db.cache == nil || db.detachedCountMin <= 0 || ctx.Value(detachedCtxKey{}) != nil {
+		return false, nil
+	}
+	for _, t := range s.Terms {
+		if !utf8.ValidString(t) {
+			return false, nil
+		}
+	}
+	n, err := db.countBound(ctx, q, s)
+	return err == nil && n >= db.detachedCountMin, err
+}
+
+// detach returns the detached count of s, starting it unless one runs.
+func (db *DB) detach(s roster.UserSearch) *countFlight {
+	dc := db.detached
+	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if f, ok := dc.flights[k]; ok {
+		return f
+	}
+	f := &countFlight{done: make(chan struct{})}
+	if err := db.bgCtx.Err(); err != nil { // the store is closing
+		f.err = err
+		close(f.done)
+		return f
+	}
+	dc.flights[k] = f
+	db.bg.Go(func() {
+		f.n, f.err = db.countDetached(s)
+		dc.mu.Lock()
+		delete(dc.flights, k)
+		dc.mu.Unlock()
+		close(f.done)
+	})
+	return f
+}
+
+// countDetached counts s in a read transaction of its own, once the slot
+// is free, and keeps the count in the cache and, when it is large enough,
+// in search_counts.
+func (db *DB) countDetached(s roster.UserSearch) (SearchCount, error) {
+	ctx, cancel := context.WithTimeout(db.bgCtx, detachedCountBudget)
+	defer cancel()
+	select {
+	case db.detached.slot <- struct{}{}:
+	case <-ctx.Done():
+		return SearchCount{}, ctx.Err()
+	}
+	defer func() { <-db.detached.slot }()
+	ctx = context.WithValue(context.WithValue(ctx, unboundedKey{}, true), detachedCtxKey{}, true)
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return SearchCount{}, err
+	}
+	defer done()
+	_, version, err := searchVersion(ctx, tx)
+	if err != nil {
+		return SearchCount{}, err
+	}
+	// Not through the cache's flights: a search that waited in one would
+	// hold its connection (on PostgreSQL, one of the pool that storing
+	// the count needs too); it waits for this count's flight instead.
+	c, err := db.countStored(ctx, tx, s, func(ctx context.Context, q Querier) (SearchCount, error) {
+		if c, ok, err := db.d.CountSearch(ctx, q, s); ok || err != nil {
+			return c, err
+		}
+		return db.searchCounts(ctx, q, s)
+	})
+	if err == nil {
+		db.cache.putSearchCount(searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}, c)
+	}
+	return c, err
+}
+
+// searchVersion reads the number of users and the users version
+// (counters.users_version, bumped by every change a search can see).
+func searchVersion(ctx context.Context, q Querier) (all int, version int64, err error) {
+	err = q.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN 0 ELSE value END), 0) AS BIGINT),
+		CAST(coalesce(sum(CASE WHEN name = 'users_version' THEN value ELSE 0 END), 0) AS BIGINT)
+		FROM counters WHERE name IN ('users_active', 'users_inactive', 'users_version')`).Scan(&all, &version)
+	return all, version, err
+}
