@@ -246,7 +246,9 @@ func (db *DB) OnPublish(f func(lastID int64)) {
 // Close writes the token uses not yet written, stops the committer, if
 // any, and closes the pools. It may be called more than once.
 func (db *DB) Close() error {
+	db.detached.mu.Lock() // no detached count starts after this (detach)
 	db.bgCancel()
+	db.detached.mu.Unlock()
 	db.bg.Wait()
 	db.flusher.Wait()
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

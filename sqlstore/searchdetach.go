@@ -26,8 +26,10 @@ import (
 // users one of its grams is in, by search_grams) is detached. It runs in a
 // read transaction of its own, one such count at a time, and goes on for
 // up to detachedCountBudget whether or not any search still waits for it.
-// Its result goes to the count cache and, like any count of 10,000 matches
-// or more, to search_counts. A search that needs it rolls back its
+// Its result goes to the count cache and, whatever its size, to
+// search_counts: the search that waited for it reads it in a later
+// snapshot, where after a user write only a stored count is exact. At most
+// maxDetachedCounts run or wait for their turn. A search that needs it rolls back its
 // transaction (so it holds no connection while it waits), waits within its
 // operation timeout, and starts again, finding the count cached or
 // stored. When the operation timeout passes first, the search fails with
@@ -41,6 +43,15 @@ const DefaultDetachedCountMin = 200000
 
 // detachedCountBudget bounds a detached count.
 const detachedCountBudget = 2 * time.Minute
+
+// detachedStoreWait bounds the wait of a detached count for the write
+// transaction that stores it (a search's own count waits storeSearchWait).
+const detachedStoreWait = 10 * time.Second
+
+// maxDetachedCounts bounds the detached counts running or waiting for the
+// slot; a search whose count would be one more answers EUNAVAILABLE at
+// once.
+const maxDetachedCounts = 64
 
 // maxCountWaits is the most detached counts a search waits for: a user
 // write between a count and the search's next read makes the count stale
@@ -100,7 +111,8 @@ func (db *DB) searchWithCounts(ctx context.Context, s roster.UserSearch, attempt
 		case <-p.f.done:
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "Counting the matches of " + s.Query + " takes longer than the operation timeout. The count goes on: retry shortly.", RetryAfter: 2 * time.Second}
+				// The message names no query: 503s are logged.
+				return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "Counting the matches of this search takes longer than the operation timeout. The count goes on: retry shortly.", RetryAfter: 2 * time.Second}
 			}
 			return nil, 0, ctx.Err()
 		}
@@ -167,20 +179,30 @@ func (db *DB) detachable(ctx context.Context, q Querier, s roster.UserSearch) (b
 	return err == nil && n >= db.detachedCountMin, err
 }
 
-// detach returns the detached count of s, starting it unless one runs.
-func (db *DB) detach(s roster.UserSearch) *countFlight {
+// errTooManyCounts is the error of a search whose count would be detached
+// while maxDetachedCounts are.
+var errTooManyCounts = &roster.Error{Code: roster.EUNAVAILABLE, Message: "Too many searches are being counted; retry shortly.", RetryAfter: 2 * time.Second}
+
+// detach returns the detached count of s, starting it unless one runs, or
+// errTooManyCounts.
+func (db *DB) detach(s roster.UserSearch) (*countFlight, error) {
 	dc := db.detached
 	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	if f, ok := dc.flights[k]; ok {
-		return f
+		return f, nil
+	}
+	if len(dc.flights) >= maxDetachedCounts {
+		return nil, errTooManyCounts
 	}
 	f := &countFlight{done: make(chan struct{})}
-	if err := db.bgCtx.Err(); err != nil { // the store is closing
+	// Close cancels bgCtx under dc.mu, so a count started here is one
+	// that Close waits for.
+	if err := db.bgCtx.Err(); err != nil {
 		f.err = err
 		close(f.done)
-		return f
+		return f, nil
 	}
 	dc.flights[k] = f
 	db.bg.Go(func() {
@@ -190,7 +212,7 @@ func (db *DB) detach(s roster.UserSearch) *countFlight {
 		dc.mu.Unlock()
 		close(f.done)
 	})
-	return f
+	return f, nil
 }
 
 // countDetached counts s in a read transaction of its own, once the slot

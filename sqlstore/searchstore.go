@@ -105,7 +105,11 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 	if detach, err := db.detachable(ctx, q, s); err != nil {
 		return SearchCount{}, err
 	} else if detach {
-		return SearchCount{}, &countPending{f: db.detach(s)}
+		f, err := db.detach(s)
+		if err != nil {
+			return SearchCount{}, err
+		}
+		return SearchCount{}, &countPending{f: f}
 	}
 	// Read with the snapshot of the count, so that storing it knows what
 	// changed since.
@@ -114,13 +118,17 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 		return SearchCount{}, err
 	}
 	c, err := count(ctx, q)
-	if err != nil || c.Total < db.storedSearchMin {
+	// A detached count is stored whatever its size: it walked many
+	// users, and a search that waited for it reads it in a later
+	// snapshot, where only a stored count is still exact after a write.
+	detached := ctx.Value(detachedCtxKey{}) != nil
+	if err != nil || c.Total < db.storedSearchMin && !detached {
 		return c, err
 	}
 	if db.searchCounted != nil {
 		db.searchCounted()
 	}
-	db.storeCount(ctx, q, s, c, seq, bulk)
+	db.storeCount(ctx, q, s, c, seq, bulk, detached)
 	return c, nil
 }
 
@@ -136,15 +144,21 @@ func (db *DB) SearchCountStats() (stored, skipped, failed int64) {
 
 // storeCount stores c (storeSearchCount) when that can be done now, and
 // counts the outcome. Storing is an optimisation: the count is exact
-// whether or not it is stored, so no failure here is the search's.
-func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64) {
+// whether or not it is stored, so no failure here is the search's. A
+// detached count (no search holds a transaction while it is stored) waits
+// its turn, and for the committer up to detachedStoreWait.
+func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64, detached bool) {
 	outcome := 1 // skipped
 	defer func() { db.searchStores[outcome].Add(1) }()
-	if !db.storing.TryLock() {
+	wait := storeSearchWait
+	if detached {
+		db.storing.Lock() // held for at most storeSearchWait by a search
+		wait = detachedStoreWait
+	} else if !db.storing.TryLock() {
 		return // another count is being stored; this one is next time
 	}
 	defer db.storing.Unlock()
-	stored, err := db.storeSearchCount(ctx, q, s, c, seq, bulk)
+	stored, err := db.storeSearchCount(ctx, q, s, c, seq, bulk, wait)
 	switch {
 	case stored:
 		outcome = 0
@@ -165,13 +179,14 @@ type searchState struct {
 }
 
 // storeSearchCount stores c, the counts of s in the snapshot of q, where
-// user_changes_seq was seq and users_bulk bulk. The users changed since
-// are counted again, as q saw them and as they are now.
-func (db *DB) storeSearchCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64) (stored bool, err error) {
+// user_changes_seq was seq and users_bulk bulk, waiting for the write
+// transaction at most within. The users changed since are counted again,
+// as q saw them and as they are now.
+func (db *DB) storeSearchCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64, within time.Duration) (stored bool, err error) {
 	key := storedKey(s.IsActive)
-	wait, cancel := context.WithTimeout(ctx, storeSearchWait)
+	wait, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	// The search waits storeSearchWait in all, not only for the committer
+	// The search waits within in all, not only for the committer
 	// to take the request but for its group to run it (another instance,
 	// a seed or a migration may hold the write lock). It then abandons the
 	// request: fn, which reads q, runs under mu, and finding abandoned set
