@@ -144,6 +144,8 @@ type DB struct {
 	// detached; detached runs those counts (searchdetach.go).
 	detachedCountMin int
 	detached         *detachedCounts
+	// detachedCounted runs after each detached count (tests).
+	detachedCounted func()
 	// userSQL reads a user with its groups (userWithGroupsSQL).
 	userSQL string
 	// profileSQL reads a user as a viewer may see it (profileSQL).

@@ -26,14 +26,15 @@ import (
 // users one of its grams is in, by search_grams) is detached. It runs in a
 // read transaction of its own, one such count at a time, and goes on for
 // up to detachedCountBudget whether or not any search still waits for it.
-// Its result goes to the count cache and, whatever its size, to
-// search_counts: the search that waited for it reads it in a later
-// snapshot, where after a user write only a stored count is exact. At most
-// maxDetachedCounts run or wait for their turn. A search that needs it rolls back its
+// Its result goes to the count cache and, when it has 10,000 matches or
+// more, to search_counts. At most maxDetachedCounts run or wait for their
+// turn. A search that needs it rolls back its
 // transaction (so it holds no connection while it waits), waits within its
-// operation timeout, and starts again, finding the count cached or
-// stored. When the operation timeout passes first, the search fails with
-// EUNAVAILABLE (503), and the count goes on.
+// operation timeout, and starts again, finding the count cached or stored;
+// if a user write since the count's snapshot left it neither (a count under
+// 10,000 matches is only cached, per users version), the search counts in
+// its own transaction, as before. When the operation timeout passes first,
+// the search fails with EUNAVAILABLE (503), and the count goes on.
 
 // DefaultDetachedCountMin is the fewest users a count must walk to be
 // detached: at 200,000 a count takes 0.1-0.3 s alone on either database
@@ -53,10 +54,11 @@ const detachedStoreWait = 10 * time.Second
 // once.
 const maxDetachedCounts = 64
 
-// maxCountWaits is the most detached counts a search waits for: a user
-// write between a count and the search's next read makes the count stale
-// (its users version has passed) unless it was stored.
-const maxCountWaits = 3
+// SetDetachedCountHook sets f to run after a detached count was made (and
+// stored, if it was) and before the searches waiting for it go on: tests
+// write users there. nil removes it. Call it before the store serves
+// searches.
+func (db *DB) SetDetachedCountHook(f func()) { db.detachedCounted = f }
 
 // SetDetachedCountMin sets the fewest users a count walks for it to be
 // detached (DefaultDetachedCountMin by default; 0 never detaches). Tests
@@ -93,37 +95,43 @@ func (p *countPending) Error() string { return "the search's count runs detached
 type detachedCtxKey struct{}
 
 // searchWithCounts runs attempt, a search that may end in countPending,
-// and after each such end waits for the count (within the operation
-// timeout of the whole search) and runs it again.
+// and after such an end waits for the count (within the operation timeout
+// of the whole search) and runs it once more. That second attempt counts
+// in its own transaction if it must: a user write since the detached
+// count's snapshot leaves it usable only if it was stored.
 func (db *DB) searchWithCounts(ctx context.Context, s roster.UserSearch, attempt func(ctx context.Context) ([]*roster.User, int, error)) ([]*roster.User, int, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	for waits := 0; ; waits++ {
-		users, total, err := attempt(ctx)
-		var p *countPending
-		if !errors.As(err, &p) {
-			return users, total, err
-		}
-		if waits == maxCountWaits {
-			return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "The matches of this search changed while they were counted; retry shortly.", RetryAfter: 2 * time.Second}
-		}
-		select {
-		case <-p.f.done:
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				// The message names no query: 503s are logged.
-				return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "Counting the matches of this search takes longer than the operation timeout. The count goes on: retry shortly.", RetryAfter: 2 * time.Second}
-			}
-			return nil, 0, ctx.Err()
-		}
-		// A count that failed for a reason of its own (not its budget,
-		// nor the store closing) fails the search.
-		if err := p.f.err; err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) &&
-			roster.ErrorCode(err) != roster.EUNAVAILABLE {
-			return nil, 0, err
-		}
+	users, total, err := attempt(ctx)
+	var p *countPending
+	if !errors.As(err, &p) {
+		return users, total, err
 	}
+	select {
+	case <-p.f.done:
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The message names no query: 503s are logged.
+			return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "Counting the matches of this search takes longer than the operation timeout. The count goes on: retry shortly.", RetryAfter: 2 * time.Second}
+		}
+		return nil, 0, ctx.Err()
+	}
+	// A count that failed for a reason of its own (not its budget, nor
+	// the store closing) fails the search.
+	if err := p.f.err; err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) &&
+		roster.ErrorCode(err) != roster.EUNAVAILABLE {
+		return nil, 0, err
+	}
+	users, total, err = attempt(context.WithValue(ctx, inlineCountKey{}, true))
+	if errors.As(err, &p) { // cannot happen: the second attempt does not detach
+		return nil, 0, &roster.Error{Code: roster.EUNAVAILABLE, Message: "The search could not be counted; retry shortly.", RetryAfter: 2 * time.Second}
+	}
+	return users, total, err
 }
+
+// inlineCountKey marks the context of a search's second attempt, which
+// counts in its own transaction rather than detaching again.
+type inlineCountKey struct{}
 
 // countBound returns the fewest users that one of the grams of s's terms
 // (search_grams) is in: at least the matches of s, and about the users its
@@ -167,7 +175,7 @@ func (db *DB) countBound(ctx context.Context, q Querier, s roster.UserSearch) (i
 
 // detachable reports whether the count of s, made in q, is to be detached.
 func (db *DB) detachable(ctx context.Context, q Querier, s roster.UserSearch) (bool, error) {
-	if db.cache == nil || db.detachedCountMin <= 0 || ctx.Value(detachedCtxKey{}) != nil {
+	if db.cache == nil || db.detachedCountMin <= 0 || ctx.Value(detachedCtxKey{}) != nil || ctx.Value(inlineCountKey{}) != nil {
 		return false, nil
 	}
 	for _, t := range s.Terms {
@@ -248,6 +256,9 @@ func (db *DB) countDetached(s roster.UserSearch) (SearchCount, error) {
 	})
 	if err == nil {
 		db.cache.putSearchCount(searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}, c)
+	}
+	if db.detachedCounted != nil {
+		db.detachedCounted()
 	}
 	return c, err
 }

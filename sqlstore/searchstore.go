@@ -118,13 +118,10 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 		return SearchCount{}, err
 	}
 	c, err := count(ctx, q)
-	// A detached count is stored whatever its size: it walked many
-	// users, and a search that waited for it reads it in a later
-	// snapshot, where only a stored count is still exact after a write.
-	detached := ctx.Value(detachedCtxKey{}) != nil
-	if err != nil || c.Total < db.storedSearchMin && !detached {
+	if err != nil || c.Total < db.storedSearchMin {
 		return c, err
 	}
+	detached := ctx.Value(detachedCtxKey{}) != nil
 	if db.searchCounted != nil {
 		db.searchCounted()
 	}

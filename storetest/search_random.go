@@ -80,7 +80,7 @@ func testSearchRandomizedStored(t *testing.T, h *harness) { searchRandomized(t, 
 
 // testSearchRandomizedDetached is testSearchRandomized with every count
 // that search_grams can bound detached: made in a transaction of its own
-// while the search waits, and stored whatever its size.
+// while the search waits, and stored.
 func testSearchRandomizedDetached(t *testing.T, h *harness) { searchRandomized(t, h, false, true) }
 
 func searchRandomized(t *testing.T, h *harness, stored, detached bool) {
@@ -224,6 +224,7 @@ func searchRandomized(t *testing.T, h *harness, stored, detached bool) {
 	}
 	if detached {
 		h.s.SetDetachedCountMin(1)
+		h.s.SetStoredSearchMin(1)
 	}
 	if stored {
 		// Every count is stored, and most of them see a user written

@@ -13,10 +13,9 @@ import (
 
 // testSearchDetachedCount checks that a count detached from its search
 // outlives it: a search whose operation ends while the count runs fails
-// with EUNAVAILABLE, and the count goes on, is stored (though it has fewer
-// matches than a search's own count needs to be), and answers the searches
-// that waited with it and those after it; after a user write, its stored
-// row does.
+// with EUNAVAILABLE, and the count goes on, is stored, and answers the
+// searches that waited with it and those after it; after a user write, its
+// stored row does.
 func testSearchDetachedCount(t *testing.T, h *harness) {
 	if !h.cache {
 		t.Skip("counts are detached with the cache layer only")
@@ -25,7 +24,8 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 		h.create(user(fmt.Sprintf("zqxw%02d", i)))
 	}
 	h.create(user("other"))
-	h.s.SetDetachedCountMin(1) // and the fewest matches to store stays 10,000: a detached count is stored anyway
+	h.s.SetDetachedCountMin(1)
+	h.s.SetStoredSearchMin(1)
 	release := make(chan struct{})
 	var once sync.Once
 	open := func() { once.Do(func() { close(release) }) }
@@ -88,5 +88,36 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	}
 	if n := counted.Load(); n != 2 {
 		t.Fatalf("counted %d times after a write, want still 2", n)
+	}
+}
+
+// testSearchDetachedCountStale checks a detached count too small to be
+// stored (under the store's minimum of matches) that a user write makes
+// stale before the waiting search reads it: the search then counts in its
+// own transaction, once, and answers the exact count.
+func testSearchDetachedCountStale(t *testing.T, h *harness) {
+	if !h.cache {
+		t.Skip("counts are detached with the cache layer only")
+	}
+	for i := range 30 {
+		h.create(user(fmt.Sprintf("zqxw%02d", i)))
+	}
+	h.s.SetDetachedCountMin(1) // the fewest matches to store stays 10,000
+	var detached atomic.Int32
+	var writeErr error
+	h.s.SetDetachedCountHook(func() {
+		if detached.Add(1) == 1 {
+			writeErr = h.s.CreateUser(h.ctx, 0, user("zqxw30"), "")
+		}
+	})
+	users, total, err := h.s.SearchUsers(h.ctx, newSearch("zqxw", nil, 0, 50))
+	if writeErr != nil {
+		t.Fatal(writeErr)
+	}
+	if err != nil || total != 31 || len(users) != 31 {
+		t.Fatalf("search after its detached count went stale: %d users, total %d, err %v; want 31", len(users), total, err)
+	}
+	if n := detached.Load(); n != 1 {
+		t.Fatalf("%d detached counts, want 1 (the search's second attempt counts itself)", n)
 	}
 }

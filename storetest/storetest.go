@@ -47,6 +47,9 @@ type Store interface {
 	// SetDetachedCountMin sets the fewest users a search's count walks
 	// (by search_grams) for it to run detached from the search.
 	SetDetachedCountMin(n int)
+	// SetDetachedCountHook sets a function called after a detached count
+	// was made and before the searches waiting for it go on.
+	SetDetachedCountHook(f func())
 	// SearchCountStats counts the counts the store kept in the database,
 	// those it skipped and those whose keeping failed.
 	SearchCountStats() (stored, skipped, failed int64)
@@ -87,6 +90,7 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 		{"SearchRandomizedStored", testSearchRandomizedStored},
 		{"SearchRandomizedDetached", testSearchRandomizedDetached},
 		{"SearchDetachedCount", testSearchDetachedCount},
+		{"SearchDetachedCountStale", testSearchDetachedCountStale},
 		{"UpdateOnlySetFields", testUpdateOnlySetFields},
 		{"UpdateIfVersion", testUpdateIfVersion},
 		{"UpdateUniqueness", testUpdateUniqueness},
