@@ -71,10 +71,19 @@ type detachedCounts struct {
 	slot    chan struct{}
 	mu      sync.Mutex
 	flights map[detachKey]*countFlight
+	// inline holds the searches whose detached count had too few matches
+	// to be stored: such a count is not kept past its users version, and
+	// with 2,000 matches or fewer the search's page walks the candidates
+	// again anyway, so they count in the search from then on.
+	inline map[detachKey]bool
 }
 
+// maxInlineSearches bounds detachedCounts.inline; when it is full it starts
+// over.
+const maxInlineSearches = 4096
+
 func newDetachedCounts() *detachedCounts {
-	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}}
+	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}, inline: map[detachKey]bool{}}
 }
 
 // detachKey is the search a detached count is for; its users version is
@@ -183,6 +192,12 @@ func (db *DB) detachable(ctx context.Context, q Querier, s roster.UserSearch) (b
 			return false, nil
 		}
 	}
+	db.detached.mu.Lock()
+	inline := db.detached.inline[detachKey{query: s.Query, active: activeKey(s.IsActive)}]
+	db.detached.mu.Unlock()
+	if inline {
+		return false, nil
+	}
 	n, err := db.countBound(ctx, q, s)
 	return err == nil && n >= db.detachedCountMin, err
 }
@@ -256,6 +271,15 @@ func (db *DB) countDetached(s roster.UserSearch) (SearchCount, error) {
 	})
 	if err == nil {
 		db.cache.putSearchCount(searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}, c)
+		if c.Total < db.storedSearchMin {
+			dc := db.detached
+			dc.mu.Lock()
+			if len(dc.inline) >= maxInlineSearches {
+				clear(dc.inline)
+			}
+			dc.inline[detachKey{query: s.Query, active: activeKey(s.IsActive)}] = true
+			dc.mu.Unlock()
+		}
 	}
 	if db.detachedCounted != nil {
 		db.detachedCounted()

@@ -94,7 +94,8 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 // testSearchDetachedCountStale checks a detached count too small to be
 // stored (under the store's minimum of matches) that a user write makes
 // stale before the waiting search reads it: the search then counts in its
-// own transaction, once, and answers the exact count.
+// own transaction, once, and answers the exact count; later searches for
+// it count in theirs.
 func testSearchDetachedCountStale(t *testing.T, h *harness) {
 	if !h.cache {
 		t.Skip("counts are detached with the cache layer only")
@@ -119,5 +120,13 @@ func testSearchDetachedCountStale(t *testing.T, h *harness) {
 	}
 	if n := detached.Load(); n != 1 {
 		t.Fatalf("%d detached counts, want 1 (the search's second attempt counts itself)", n)
+	}
+	// Too few matches to be stored: from now on the search counts itself.
+	h.create(user("zqxw31"))
+	if _, total, err := h.s.SearchUsers(h.ctx, newSearch("zqxw", nil, 0, 50)); err != nil || total != 32 {
+		t.Fatalf("search after a write: total %d, err %v; want 32", total, err)
+	}
+	if n := detached.Load(); n != 1 {
+		t.Fatalf("%d detached counts after a write, want still 1", n)
 	}
 }
