@@ -183,7 +183,8 @@ func (db *DB) observe(exec bool, start time.Time) {
 }
 
 // WaitBackground waits for the store's background work (building
-// deep-page checkpoints) started so far; tests use it.
+// deep-page checkpoints, detached search counts) started so far; tests
+// use it.
 func (db *DB) WaitBackground() { db.bg.Wait() }
 
 // background runs fn in a goroutine that Close cancels and waits for.

@@ -54,9 +54,9 @@ const detachedStoreWait = 10 * time.Second
 // once.
 const maxDetachedCounts = 64
 
-// SetDetachedCountHook sets f to run after a detached count was made (and
-// stored, if it was) and before the searches waiting for it go on: tests
-// write users there. nil removes it. Call it before the store serves
+// SetDetachedCountHook sets f to run after a detached count was made, and
+// before the searches waiting for it go on and it is stored: tests write
+// users there. nil removes it. Call it before the store serves
 // searches.
 func (db *DB) SetDetachedCountHook(f func()) { db.detachedCounted = f }
 
@@ -71,10 +71,10 @@ type detachedCounts struct {
 	slot    chan struct{}
 	mu      sync.Mutex
 	flights map[detachKey]*countFlight
-	// inline holds the searches whose detached count had too few matches
-	// to be stored: such a count is not kept past its users version, and
-	// with 2,000 matches or fewer the search's page walks the candidates
-	// again anyway, so they count in the search from then on.
+	// inline holds the searches whose detached count had SmallSearch
+	// matches or fewer: the search's page then walks the same candidates
+	// again, and such a count is not stored, so they count in the search
+	// from then on.
 	inline map[detachKey]bool
 }
 
@@ -229,36 +229,64 @@ func (db *DB) detach(s roster.UserSearch) (*countFlight, error) {
 	}
 	dc.flights[k] = f
 	db.bg.Go(func() {
-		f.n, f.err = db.countDetached(s)
+		var once sync.Once
+		db.countDetached(s, func(n SearchCount, err error) {
+			once.Do(func() {
+				f.n, f.err = n, err
+				close(f.done)
+			})
+		})
+		// The flight stays in dc.flights, done, until its count is
+		// stored: a search that comes meanwhile reads the cache.
 		dc.mu.Lock()
 		delete(dc.flights, k)
 		dc.mu.Unlock()
-		close(f.done)
 	})
 	return f, nil
 }
 
 // countDetached counts s in a read transaction of its own, once the slot
 // is free, and keeps the count in the cache and, when it is large enough,
-// in search_counts.
-func (db *DB) countDetached(s roster.UserSearch) (SearchCount, error) {
+// in search_counts. ready gets the count as soon as it is made, so that
+// the searches waiting for it go on while it is stored.
+func (db *DB) countDetached(s roster.UserSearch, ready func(SearchCount, error)) {
 	ctx, cancel := context.WithTimeout(db.bgCtx, detachedCountBudget)
 	defer cancel()
 	select {
 	case db.detached.slot <- struct{}{}:
 	case <-ctx.Done():
-		return SearchCount{}, ctx.Err()
+		ready(SearchCount{}, ctx.Err())
+		return
 	}
 	defer func() { <-db.detached.slot }()
 	ctx = context.WithValue(context.WithValue(ctx, unboundedKey{}, true), detachedCtxKey{}, true)
 	tx, done, err := db.beginRead(ctx)
 	if err != nil {
-		return SearchCount{}, err
+		ready(SearchCount{}, err)
+		return
 	}
 	defer done()
 	_, version, err := searchVersion(ctx, tx)
 	if err != nil {
-		return SearchCount{}, err
+		ready(SearchCount{}, err)
+		return
+	}
+	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
+	counted := func(c SearchCount) {
+		db.cache.putSearchCount(searchKey{version: version, query: s.Query, active: k.active}, c)
+		if c.Total <= SmallSearch {
+			dc := db.detached
+			dc.mu.Lock()
+			if len(dc.inline) >= maxInlineSearches {
+				clear(dc.inline)
+			}
+			dc.inline[k] = true
+			dc.mu.Unlock()
+		}
+		if db.detachedCounted != nil {
+			db.detachedCounted()
+		}
+		ready(c, nil)
 	}
 	// Not through the cache's flights: a search that waited in one would
 	// hold its connection (on PostgreSQL, one of the pool that storing
@@ -268,23 +296,8 @@ func (db *DB) countDetached(s roster.UserSearch) (SearchCount, error) {
 			return c, err
 		}
 		return db.searchCounts(ctx, q, s)
-	})
-	if err == nil {
-		db.cache.putSearchCount(searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}, c)
-		if c.Total < db.storedSearchMin {
-			dc := db.detached
-			dc.mu.Lock()
-			if len(dc.inline) >= maxInlineSearches {
-				clear(dc.inline)
-			}
-			dc.inline[detachKey{query: s.Query, active: activeKey(s.IsActive)}] = true
-			dc.mu.Unlock()
-		}
-	}
-	if db.detachedCounted != nil {
-		db.detachedCounted()
-	}
-	return c, err
+	}, counted)
+	ready(c, err) // a stored count, or an error; else ready already ran
 }
 
 // searchVersion reads the number of users and the users version

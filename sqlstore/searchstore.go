@@ -97,8 +97,9 @@ func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSea
 // countStored returns the counts of s: stored ones, or those of count,
 // stored when they reach the store's minimum; or, for a count to be
 // detached (searchdetach.go), countPending. q is the search's read
-// transaction, in whose snapshot count counts.
-func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count CountFunc) (SearchCount, error) {
+// transaction, in whose snapshot count counts. counted, if not nil,
+// receives a count as soon as it is made, before it is stored.
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count CountFunc, counted func(SearchCount)) (SearchCount, error) {
 	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
 		return c, err
 	}
@@ -118,14 +119,22 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 		return SearchCount{}, err
 	}
 	c, err := count(ctx, q)
-	if err != nil || c.Total < db.storedSearchMin {
+	if err != nil {
 		return c, err
 	}
-	detached := ctx.Value(detachedCtxKey{}) != nil
+	if c.Total < db.storedSearchMin {
+		if counted != nil {
+			counted(c)
+		}
+		return c, nil
+	}
 	if db.searchCounted != nil {
 		db.searchCounted()
 	}
-	db.storeCount(ctx, q, s, c, seq, bulk, detached)
+	if counted != nil {
+		counted(c)
+	}
+	db.storeCount(ctx, q, s, c, seq, bulk, ctx.Value(detachedCtxKey{}) != nil)
 	return c, nil
 }
 
@@ -149,7 +158,7 @@ func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c 
 	defer func() { db.searchStores[outcome].Add(1) }()
 	wait := storeSearchWait
 	if detached {
-		db.storing.Lock() // held for at most storeSearchWait by a search
+		db.storing.Lock() // a search holds it while it stores its own count
 		wait = detachedStoreWait
 	} else if !db.storing.TryLock() {
 		return // another count is being stored; this one is next time
