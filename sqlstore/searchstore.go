@@ -122,17 +122,15 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 	if err != nil {
 		return c, err
 	}
-	if c.Total < db.storedSearchMin {
-		if counted != nil {
-			counted(c)
-		}
-		return c, nil
-	}
-	if db.searchCounted != nil {
+	store := c.Total >= db.storedSearchMin
+	if store && db.searchCounted != nil {
 		db.searchCounted()
 	}
 	if counted != nil {
 		counted(c)
+	}
+	if !store {
+		return c, nil
 	}
 	db.storeCount(ctx, q, s, c, seq, bulk, ctx.Value(detachedCtxKey{}) != nil)
 	return c, nil
