@@ -134,7 +134,7 @@ type DB struct {
 	// storedSearchMin is the fewest matches whose count is stored in
 	// search_counts (searchstore.go).
 	storedSearchMin int
-	// searchCounted runs between a count and its storing (tests).
+	// searchCounted runs when a count has its turn to be stored (tests).
 	searchCounted func()
 	// storing is held while a count is stored (searchstore.go).
 	storing sync.Mutex

@@ -76,6 +76,9 @@ type detachedCounts struct {
 	// again, and such a count is not stored, so they count in the search
 	// from then on.
 	inline map[detachKey]bool
+	// toStore holds the searches whose counts wait to be stored by
+	// storeLater (searchstore.go).
+	toStore map[detachKey]bool
 }
 
 // maxInlineSearches bounds detachedCounts.inline; when it is full it starts
@@ -83,7 +86,8 @@ type detachedCounts struct {
 const maxInlineSearches = 4096
 
 func newDetachedCounts() *detachedCounts {
-	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}, inline: map[detachKey]bool{}}
+	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}, inline: map[detachKey]bool{},
+		toStore: map[detachKey]bool{}}
 }
 
 // detachKey is the search a detached count is for; its users version is
@@ -291,7 +295,7 @@ func (db *DB) countDetached(s roster.UserSearch, ready func(SearchCount, error))
 	// Not through the cache's flights: a search that waited in one would
 	// hold its connection (on PostgreSQL, one of the pool that storing
 	// the count needs too); it waits for this count's flight instead.
-	c, err := db.countStored(ctx, tx, s, func(ctx context.Context, q Querier) (SearchCount, error) {
+	c, err := db.countStored(ctx, tx, s, version, func(ctx context.Context, q Querier) (SearchCount, error) {
 		if c, ok, err := db.d.CountSearch(ctx, q, s); ok || err != nil {
 			return c, err
 		}

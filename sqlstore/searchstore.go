@@ -36,7 +36,7 @@ import (
 // committer, and on PostgreSQL reads and writes share one pool, where
 // searches waiting for the same count (searchcache.go) hold connections
 // too: so one count is stored at a time (a search that finds another
-// count being stored does not store its own), and the search stops
+// count being stored leaves its own to storeLater), and the search stops
 // waiting after storeSearchWait, which bounds what a full pool can cost
 // the committer's other writes. (Storing only while the pool had a free
 // connection stored nothing under load: 16 clients keep a pool of 10
@@ -65,10 +65,11 @@ const storeSearchWait = time.Second
 // it before the store serves searches.
 func (db *DB) SetStoredSearchMin(n int) { db.storedSearchMin = n }
 
-// SetSearchCountedHook sets f to run after a search counted its matches
-// and before the count is stored: tests write users there, in the window
-// that storing must account for. nil removes it. Call it before the store
-// serves searches.
+// SetSearchCountedHook sets f to run when a count large enough to be
+// stored was made (and handed to the searches waiting for it, when it is
+// detached) and has its turn to be stored, before it is stored: tests
+// write users there, in the window that storing must account for, or hold
+// the turn. nil removes it. Call it before the store serves searches.
 func (db *DB) SetSearchCountedHook(f func()) { db.searchCounted = f }
 
 // storedKey is the active column of search_counts for an isActive filter.
@@ -97,9 +98,10 @@ func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSea
 // countStored returns the counts of s: stored ones, or those of count,
 // stored when they reach the store's minimum; or, for a count to be
 // detached (searchdetach.go), countPending. q is the search's read
-// transaction, in whose snapshot count counts. counted, if not nil,
-// receives a count as soon as it is made, before it is stored.
-func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count CountFunc, counted func(SearchCount)) (SearchCount, error) {
+// transaction, in whose snapshot count counts and the users version is
+// version. counted, if not nil, receives a count as soon as it is made,
+// before it is stored.
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, version int64, count CountFunc, counted func(SearchCount)) (SearchCount, error) {
 	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
 		return c, err
 	}
@@ -122,47 +124,60 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 	if err != nil {
 		return c, err
 	}
-	store := c.Total >= db.storedSearchMin
-	if store && db.searchCounted != nil {
-		db.searchCounted()
-	}
 	if counted != nil {
 		counted(c)
 	}
-	if !store {
+	if c.Total < db.storedSearchMin {
 		return c, nil
 	}
-	db.storeCount(ctx, q, s, c, seq, bulk, ctx.Value(detachedCtxKey{}) != nil)
+	db.storeCount(ctx, q, s, c, countSnapshot{version: version, seq: seq, bulk: bulk}, ctx.Value(detachedCtxKey{}) != nil)
 	return c, nil
 }
 
 // SearchCountStats returns what became of the counts that reached the
 // store's minimum since the store opened: stored in search_counts; skipped
-// because storing could not be done safely or cheaply then (another count
-// was being stored, storing took more than storeSearchWait, too many users
-// had changed, a seed had run, or a writer outside the store held users),
-// each made again later; and failed with a database error.
+// because storing could not be done safely or cheaply then (storing took
+// more than storeSearchWait, too many users had changed, a seed had run, a
+// writer outside the store held users, or, for a count left to storeLater,
+// a user changed before its turn), each made again later; and failed with
+// a database error. A count left to storeLater is counted when its turn
+// comes.
 func (db *DB) SearchCountStats() (stored, skipped, failed int64) {
 	return db.searchStores[0].Load(), db.searchStores[1].Load(), db.searchStores[2].Load()
 }
 
-// storeCount stores c (storeSearchCount) when that can be done now, and
-// counts the outcome. Storing is an optimisation: the count is exact
-// whether or not it is stored, so no failure here is the search's. A
-// detached count (no search holds a transaction while it is stored) waits
-// its turn, and for the committer up to detachedStoreWait.
-func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64, detached bool) {
-	outcome := 1 // skipped
-	defer func() { db.searchStores[outcome].Add(1) }()
+// countSnapshot is where a count was made: the users version,
+// user_changes_seq and users_bulk of its transaction.
+type countSnapshot struct{ version, seq, bulk int64 }
+
+// storeCount stores c (storeSearchCount), made in q at snap, when that can
+// be done now, and counts the outcome. Storing is an optimisation: the
+// count is exact whether or not it is stored, so no failure here is the
+// search's. A detached count (no search holds a transaction while it is
+// stored) waits its turn, and for the committer up to detachedStoreWait.
+// A search's count that finds another count being stored is stored later
+// (storeLater).
+func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, snap countSnapshot, detached bool) {
 	wait := storeSearchWait
 	if detached {
 		db.storing.Lock() // a search holds it while it stores its own count
 		wait = detachedStoreWait
 	} else if !db.storing.TryLock() {
-		return // another count is being stored; this one is next time
+		db.storeLater(s, c, snap)
+		return
 	}
 	defer db.storing.Unlock()
-	stored, err := db.storeSearchCount(ctx, q, s, c, seq, bulk, wait)
+	db.storeLocked(ctx, q, s, c, snap, wait)
+}
+
+// storeLocked is storeCount's work once it holds db.storing.
+func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, snap countSnapshot, wait time.Duration) {
+	outcome := 1 // skipped
+	defer func() { db.searchStores[outcome].Add(1) }()
+	if db.searchCounted != nil {
+		db.searchCounted()
+	}
+	stored, err := db.storeSearchCount(ctx, q, s, c, snap.seq, snap.bulk, wait)
 	switch {
 	case stored:
 		outcome = 0
@@ -170,6 +185,77 @@ func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c 
 		roster.ErrorCode(err) != roster.EUNAVAILABLE: // not a wait nor an outage
 		outcome = 2
 	}
+}
+
+// storeLater stores c, a search's count made at snap that found another
+// count being stored, in the background: in a read transaction of its
+// own, taken with the detached counts' slot (so at most one such
+// transaction is open) once it has its turn to store, which counts the
+// same matches when it reads the same users version and users_bulk. Under 16 clients, 19 of 40 wide
+// terms' counts found another being stored and were not kept (roster-bench
+// search-wide, PostgreSQL, 1M users, 2026-12-03), so every new process
+// and instance made them again. At most maxDetachedCounts wait; past that,
+// or when a user changed since the count, it is skipped (a later search
+// makes it again).
+func (db *DB) storeLater(s roster.UserSearch, c SearchCount, snap countSnapshot) {
+	dc := db.detached
+	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	// Close cancels bgCtx under dc.mu, so a job started here is one that
+	// Close waits for.
+	if dc.toStore[k] || len(dc.toStore) >= maxDetachedCounts || db.bgCtx.Err() != nil {
+		db.searchStores[1].Add(1)
+		return
+	}
+	dc.toStore[k] = true
+	db.bg.Go(func() {
+		defer func() {
+			dc.mu.Lock()
+			delete(dc.toStore, k)
+			dc.mu.Unlock()
+		}()
+		if !db.storeDeferred(s, c, snap) {
+			db.searchStores[1].Add(1)
+		}
+	})
+}
+
+// storeDeferred is storeLater's job; it reports false when it did not
+// get as far as storeLocked, which counts its own outcome.
+func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, snap countSnapshot) bool {
+	ctx, cancel := context.WithTimeout(db.bgCtx, detachedCountBudget)
+	defer cancel()
+	select {
+	case db.detached.slot <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-db.detached.slot }()
+	// Its turn first, then its snapshot, so that the snapshot has the
+	// counts stored before it. No detached count waits for the turn
+	// holding a connection meanwhile: it would hold the slot.
+	db.storing.Lock()
+	defer db.storing.Unlock()
+	ctx = context.WithValue(ctx, unboundedKey{}, true)
+	tx, done, err := db.beginRead(ctx)
+	if err != nil {
+		return false
+	}
+	defer done()
+	if _, ok, err := db.storedSearchCount(ctx, tx, s); ok || err != nil {
+		return false // stored meanwhile (by another instance, say)
+	}
+	_, version, err := searchVersion(ctx, tx)
+	if err != nil {
+		return false
+	}
+	seq, bulk, err := counterPair(ctx, tx, "user_changes_seq", "users_bulk")
+	if err != nil || version != snap.version || bulk != snap.bulk {
+		return false // the users changed: c may not count this snapshot
+	}
+	db.storeLocked(ctx, tx, s, c, countSnapshot{version: version, seq: seq, bulk: bulk}, detachedStoreWait)
+	return true
 }
 
 // errUsersLocked is storeSearchCount's error when a writer outside the

@@ -13,8 +13,9 @@ import (
 
 // testSearchDetachedCount checks that a count detached from its search
 // outlives it: a search whose operation ends while the count runs fails
-// with EUNAVAILABLE, and the count goes on, is stored, and answers the
-// searches that waited with it and those after it; after a user write, its
+// with EUNAVAILABLE, and the count goes on, answers the searches that
+// waited with it before it is stored (storing may wait for the committer),
+// is stored, and answers the searches after it; after a user write, its
 // stored row does.
 func testSearchDetachedCount(t *testing.T, h *harness) {
 	if !h.cache {
@@ -26,17 +27,20 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	h.create(user("other"))
 	h.s.SetDetachedCountMin(1)
 	h.s.SetStoredSearchMin(1)
-	release := make(chan struct{})
-	var once sync.Once
-	open := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(open) // before the store closes, which waits for the count
-	var counted atomic.Int32
-	h.s.SetSearchCountedHook(func() {
+	newGate := func() *gate {
+		g := &gate{ch: make(chan struct{})}
+		t.Cleanup(g.open) // before the store closes, which waits for the counts
+		return g
+	}
+	counting, storing := newGate(), newGate()
+	var counted, toStore atomic.Int32
+	h.s.SetDetachedCountHook(func() {
 		counted.Add(1)
-		select { // a search that counts for itself fails below, rather than hangs
-		case <-release:
-		case <-time.After(5 * time.Second):
-		}
+		counting.wait()
+	})
+	h.s.SetSearchCountedHook(func() {
+		toStore.Add(1)
+		storing.wait()
 	})
 
 	ctx, cancel := context.WithTimeout(h.ctx, 200*time.Millisecond)
@@ -47,7 +51,8 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	}
 
 	// Searches that wait for the same count, one of them past the first
-	// page and one for active users only (a count of its own).
+	// page, and one for active users only (a count of its own, which
+	// starts when the first is stored: one detached count at a time).
 	type result struct {
 		users []*roster.User
 		total int
@@ -56,16 +61,31 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	searches := []roster.UserSearch{newSearch("zqxw", nil, 0, 10), newSearch("zqxw", nil, 25, 10), newSearch("ZQXW", nil, 0, 10),
 		newSearch("zqxw", ptr(true), 0, 10)}
 	results := make([]result, len(searches))
-	var wg sync.WaitGroup
+	var first, last sync.WaitGroup
 	for i, s := range searches {
+		wg := &first
+		if s.IsActive != nil {
+			wg = &last
+		}
 		wg.Go(func() {
 			users, total, err := h.s.SearchUsers(h.ctx, s)
 			results[i] = result{users, total, err}
 		})
 	}
 	time.Sleep(100 * time.Millisecond) // let them wait
-	open()
-	wg.Wait()
+	counting.open()
+	first.Wait()
+	// The searches went on before their count was stored: it waits in the
+	// storing hook, and none is stored yet.
+	for deadline := time.Now().Add(5 * time.Second); toStore.Load() < 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if stored, skipped, failed := h.s.SearchCountStats(); stored+skipped+failed != 0 || toStore.Load() != 1 {
+		t.Fatalf("the searches returned after %d counts were stored, %d skipped, %d failed (%d reached storing); want them back before any is stored",
+			stored, skipped, failed, toStore.Load())
+	}
+	storing.open()
+	last.Wait()
 	wantLen := []int{10, 5, 10, 10}
 	for i, r := range results {
 		if r.err != nil || r.total != 30 || len(r.users) != wantLen[i] {
@@ -76,7 +96,6 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	if n := counted.Load(); n != 2 {
 		t.Fatalf("counted %d times, want 2 (one per query and filter)", n)
 	}
-	// The searches went on before the counts were stored.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		stored, skipped, failed := h.s.SearchCountStats()
 		if stored == 2 && failed == 0 {
@@ -136,4 +155,101 @@ func testSearchDetachedCountStale(t *testing.T, h *harness) {
 	if n := detached.Load(); n != 1 {
 		t.Fatalf("%d detached counts after a write, want still 1", n)
 	}
+}
+
+// gate holds the hooks that wait on it until it is opened, or for 5 s: a
+// search that counts for itself then fails its test, rather than hangs.
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
+
+func (g *gate) wait() {
+	select {
+	case <-g.ch:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// testSearchStoredLater checks that a search's count that finds another
+// count being stored is stored afterwards, in the background, when no user
+// changed meanwhile, and is not when one did (it is made again by a later
+// search, and stored then).
+func testSearchStoredLater(t *testing.T, h *harness) {
+	for _, term := range []string{"zqxw", "hjkl", "qpzm", "vbnj"} {
+		for i := range 30 {
+			h.create(user(fmt.Sprintf("%s%02d", term, i)))
+		}
+	}
+	h.s.SetDetachedCountMin(0)
+	h.s.SetStoredSearchMin(1)
+	var hold atomic.Pointer[gate]
+	held := make(chan struct{}, 1)
+	var turns atomic.Int32
+	h.s.SetSearchCountedHook(func() {
+		turns.Add(1)
+		if g := hold.Swap(nil); g != nil {
+			held <- struct{}{}
+			g.wait()
+		}
+	})
+	// holding runs f while a search for term holds the storing of its
+	// count, then lets it go and waits for it.
+	holding := func(term string, f func()) {
+		g := &gate{ch: make(chan struct{})}
+		t.Cleanup(g.open)
+		hold.Store(g)
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := h.s.SearchUsers(h.ctx, newSearch(term, nil, 0, 10))
+			done <- err
+		}()
+		<-held
+		f()
+		g.open()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStats := func(wantStored, wantSkipped int64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			stored, skipped, failed := h.s.SearchCountStats()
+			if stored == wantStored && skipped == wantSkipped && failed == 0 {
+				return
+			}
+			if failed != 0 || stored > wantStored || skipped > wantSkipped || time.Now().After(deadline) {
+				t.Fatalf("search counts: %d stored, %d skipped, %d failed; want %d stored, %d skipped", stored, skipped, failed, wantStored, wantSkipped)
+			}
+		}
+	}
+	search := func(q string, want int) {
+		t.Helper()
+		if _, total, err := h.s.SearchUsers(h.ctx, newSearch(q, nil, 0, 10)); err != nil || total != want {
+			t.Fatalf("search %q: total %d, err %v; want %d", q, total, err, want)
+		}
+	}
+
+	// No user changes: the count waits its turn and is stored.
+	holding("zqxw", func() { search("qpzm", 30) })
+	waitStats(2, 0)
+	h.create(user("qpzm30"))
+	before := turns.Load()
+	search("qpzm", 31) // from the stored row, kept by the triggers
+	if n := turns.Load(); n != before {
+		t.Fatalf("the search after a write counted again (%d counts had their turn to be stored, want %d)", n, before)
+	}
+
+	// A user changes before its turn: it is skipped, and the next search
+	// counts and stores it.
+	stored0, skipped0, _ := h.s.SearchCountStats()
+	holding("hjkl", func() {
+		search("vbnj", 30)
+		h.create(user("vbnj30"))
+	})
+	waitStats(stored0+1, skipped0+1)
+	search("vbnj", 31)
+	waitStats(stored0+2, skipped0+1)
 }

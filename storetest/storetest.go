@@ -42,7 +42,8 @@ type Store interface {
 	// the store keeps in the database.
 	SetStoredSearchMin(n int)
 	// SetSearchCountedHook sets a function called after a search counted
-	// its matches and before the store keeps that count.
+	// its matches, once that count has its turn to be kept in the
+	// database and before it is.
 	SetSearchCountedHook(f func())
 	// SetDetachedCountMin sets the fewest users a search's count walks
 	// (by search_grams) for it to run detached from the search.
@@ -91,6 +92,7 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 		{"SearchRandomizedDetached", testSearchRandomizedDetached},
 		{"SearchDetachedCount", testSearchDetachedCount},
 		{"SearchDetachedCountStale", testSearchDetachedCountStale},
+		{"SearchStoredLater", testSearchStoredLater},
 		{"UpdateOnlySetFields", testUpdateOnlySetFields},
 		{"UpdateIfVersion", testUpdateIfVersion},
 		{"UpdateUniqueness", testUpdateUniqueness},
