@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster"
@@ -10,13 +11,31 @@ import (
 )
 
 // TestSeed checks that a seed with the triggers set aside leaves what the
-// triggers maintain right, and turns them back on.
+// triggers maintain right, and turns them back on; and that a seed into an
+// empty database, which sets the secondary indexes aside, builds every one
+// again as it was.
 func TestSeed(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
+	indexes := func() string {
+		var defs string
+		if err := db.ReadDB().QueryRowContext(ctx, `SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename IN ('users', 'group_members', 'activities', 'workspace_user_grants', 'workspace_group_grants')`).
+			Scan(&defs); err != nil {
+			t.Fatal(err)
+		}
+		return defs
+	}
+	before := indexes()
+	if !strings.Contains(before, "users_search_trgm") {
+		t.Fatalf("indexes before the seed lack users_search_trgm:\n%s", before)
+	}
 	res, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 300, Groups: 6, Workspaces: 4, Activities: 1200})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if after := indexes(); after != before {
+		t.Errorf("indexes after the seed:\n%s\nwant:\n%s", after, before)
 	}
 	if res.FirstUserID != 1 || res.LastUserID != 300 {
 		t.Errorf("ids %d-%d, want 1-300", res.FirstUserID, res.LastUserID)

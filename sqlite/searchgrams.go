@@ -4,9 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/rosterhq/roster/sqlstore"
 	sqlite3 "modernc.org/sqlite"
@@ -14,7 +12,7 @@ import (
 
 // maxGram is the longest gram search_grams counts: single terms up to this
 // many characters are counted from it (sqlstore.SearchUsers).
-const maxGram = 3
+const maxGram = sqlstore.MaxSearchGram
 
 // newDriver returns the driver that opens Roster's connections: a driver of
 // its own, so that the functions the search_grams and search_counts
@@ -24,10 +22,10 @@ const maxGram = 3
 func newDriver() *sqlite3.Driver {
 	d := &sqlite3.Driver{}
 	d.MustRegisterDeterministicScalarFunction("roster_grams", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
-		return gramsJSON(args[0], searchGrams)
+		return gramsJSON(args[0], sqlstore.SearchGrams)
 	})
 	d.MustRegisterDeterministicScalarFunction("roster_prefixes", 1, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
-		return gramsJSON(args[0], searchPrefixes)
+		return gramsJSON(args[0], sqlstore.SearchPrefixes)
 	})
 	d.MustRegisterDeterministicScalarFunction("roster_search_rank", 2, func(_ *sqlite3.FunctionContext, args []driver.Value) (driver.Value, error) {
 		text, ok1 := args[0].(string)
@@ -41,7 +39,7 @@ func newDriver() *sqlite3.Driver {
 		NArgs:         2,
 		Deterministic: true,
 		MakeAggregate: func(sqlite3.FunctionContext) (sqlite3.AggregateFunction, error) {
-			return &gramCounter{counts: map[gramKey]int64{}}, nil
+			return &gramCounter{counts: sqlstore.GramCounts{}}, nil
 		},
 	})
 	return d
@@ -61,56 +59,11 @@ func gramsJSON(v driver.Value, grams func(string, func(string))) (driver.Value, 
 	return string(b), err
 }
 
-// searchGrams calls yield once for each distinct substring of 1 to maxGram
-// characters of the fields of a search_text (the four folded fields joined
-// by U+001F; no gram spans two fields).
-func searchGrams(text string, yield func(string)) {
-	seen := make(map[string]struct{}, 3*len(text))
-	for field := range strings.SplitSeq(text, "\x1f") {
-		for i := 0; i < len(field); {
-			_, size := utf8.DecodeRuneInString(field[i:])
-			end := i
-			for n := 0; n < maxGram && end < len(field); n++ {
-				_, s := utf8.DecodeRuneInString(field[end:])
-				end += s
-				g := field[i:end]
-				if _, ok := seen[g]; !ok {
-					seen[g] = struct{}{}
-					yield(g)
-				}
-			}
-			i += size
-		}
-	}
-}
-
-// searchPrefixes calls yield once for each distinct prefix of 1 to maxGram
-// characters of the fields of a search_text.
-func searchPrefixes(text string, yield func(string)) {
-	var seen []string
-	for field := range strings.SplitSeq(text, "\x1f") {
-		end := 0
-		for n := 0; n < maxGram && end < len(field); n++ {
-			_, s := utf8.DecodeRuneInString(field[end:])
-			end += s
-			if g := field[:end]; !slices.Contains(seen, g) {
-				seen = append(seen, g)
-				yield(g)
-			}
-		}
-	}
-}
-
-type gramKey struct {
-	gram           string
-	prefix, active bool
-}
-
 // gramCounter is the aggregate roster_gram_counts(search_text, is_active):
 // the rows of search_grams for the users it steps over, as a JSON array of
 // [gram, prefix, is_active, users].
 type gramCounter struct {
-	counts map[gramKey]int64
+	counts sqlstore.GramCounts
 }
 
 func (c *gramCounter) Step(_ *sqlite3.FunctionContext, args []driver.Value) error {
@@ -127,9 +80,7 @@ func (c *gramCounter) Step(_ *sqlite3.FunctionContext, args []driver.Value) erro
 	default:
 		return fmt.Errorf("roster_gram_counts: is_active is %T, want an integer", args[1])
 	}
-	// The map keeps its keys: text is a copy (VolatileArgs is off).
-	searchGrams(text, func(g string) { c.counts[gramKey{g, false, active}]++ })
-	searchPrefixes(text, func(g string) { c.counts[gramKey{g, true, active}]++ })
+	c.counts.Add(text, active) // it keeps its keys: text is a copy (VolatileArgs is off)
 	return nil
 }
 
@@ -140,7 +91,7 @@ func (c *gramCounter) WindowInverse(*sqlite3.FunctionContext, []driver.Value) er
 func (c *gramCounter) WindowValue(*sqlite3.FunctionContext) (driver.Value, error) {
 	rows := make([][4]any, 0, len(c.counts))
 	for k, n := range c.counts {
-		rows = append(rows, [4]any{k.gram, b2i(k.prefix), b2i(k.active), n})
+		rows = append(rows, [4]any{k.Gram, b2i(k.Prefix), b2i(k.Active), n})
 	}
 	b, err := json.Marshal(rows)
 	return string(b), err

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sqlstore"
 	"github.com/rosterhq/roster/storetest"
 )
 
@@ -26,8 +27,8 @@ func gramCounts(t testing.TB, db *DB) map[storetest.Gram]int64 {
 		if err := rows.Scan(&text, &active); err != nil {
 			t.Fatal(err)
 		}
-		searchGrams(text, func(g string) { want[storetest.Gram{Text: g, Active: active}]++ })
-		searchPrefixes(text, func(g string) { want[storetest.Gram{Text: g, Prefix: true, Active: active}]++ })
+		sqlstore.SearchGrams(text, func(g string) { want[storetest.Gram{Text: g, Active: active}]++ })
+		sqlstore.SearchPrefixes(text, func(g string) { want[storetest.Gram{Text: g, Prefix: true, Active: active}]++ })
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
@@ -87,20 +88,6 @@ func TestSearchGramsSeedAndWrites(t *testing.T) {
 		}
 	}
 	checkGrams(t, db)
-}
-
-func TestSearchGrams(t *testing.T) {
-	var got []string
-	searchGrams("añb\x1fab\x1f\x1fxyz", func(g string) { got = append(got, g) })
-	want := fmt.Sprint([]string{"a", "añ", "añb", "ñ", "ñb", "b", "ab", "x", "xy", "xyz", "y", "yz", "z"})
-	if fmt.Sprint(got) != want {
-		t.Errorf("searchGrams = %v, want %v", got, want)
-	}
-	got = nil
-	searchPrefixes("añbc\x1fab\x1f\x1fa", func(g string) { got = append(got, g) })
-	if want := fmt.Sprint([]string{"a", "añ", "añb", "ab"}); fmt.Sprint(got) != want {
-		t.Errorf("searchPrefixes = %v, want %v", got, want)
-	}
 }
 
 // BenchmarkSearchCommon measures page 1 of a search for a common short term
