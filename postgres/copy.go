@@ -73,7 +73,9 @@ type CopyOptions struct {
 // CopyFromSQLite copies every row of a migrated SQLite database (src) into
 // a migrated PostgreSQL database (dst), keeping ids, then moves each id
 // sequence past the largest id ever used in SQLite (deleted ids stay dead)
-// and verifies the row count of every table.
+// and verifies the row count of every table, all in one transaction of
+// dst: a copy that fails leaves the target's rows as they were (its id
+// sequences, which no rollback undoes, may have moved on).
 func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) error {
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 1000
@@ -81,6 +83,21 @@ func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) err
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}
+	// One transaction: a copy that fails (or is stopped) partway leaves
+	// the target as it was, emptied or not.
+	tx, err := dst.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	defer tx.Rollback()
+	if err := copyInto(ctx, src, tx, opts); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// copyInto is CopyFromSQLite's work in the target's transaction dst.
+func copyInto(ctx context.Context, src *sql.DB, dst *sql.Tx, opts CopyOptions) error {
 	var rows int64
 	for _, t := range copyTables {
 		var n int64
@@ -145,7 +162,7 @@ func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) err
 	return nil
 }
 
-func copyTableRows(ctx context.Context, src, dst *sql.DB, t copyTable, opts CopyOptions) error {
+func copyTableRows(ctx context.Context, src *sql.DB, dst *sql.Tx, t copyTable, opts CopyOptions) error {
 	var total int64
 	if err := src.QueryRowContext(ctx, "SELECT count(*) FROM "+t.name).Scan(&total); err != nil {
 		return err

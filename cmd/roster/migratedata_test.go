@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to inspect the copy
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/password"
+	"github.com/rosterhq/roster/postgres"
 	"github.com/rosterhq/roster/postgres/pgtest"
 	"github.com/rosterhq/roster/sqlite"
 )
@@ -279,6 +281,31 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if got := bulk(); got != bulkBefore+1 {
 		t.Errorf("users_bulk after --truncate = %d, want %d", got, bulkBefore+1)
 	}
+	// A copy with --truncate stopped partway (here once it reached the
+	// activities, the tables before them emptied and copied) leaves the
+	// target as it was: one transaction.
+	if _, err := pg.Exec("INSERT INTO login_throttle (key, failures) VALUES ('login:kept', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	stopCtx, stop := context.WithCancel(ctx)
+	err = postgres.CopyFromSQLite(stopCtx, lite, pg, postgres.CopyOptions{Truncate: true, BatchRows: 1,
+		Progress: writerFunc(func(line []byte) {
+			if strings.HasPrefix(string(line), "activities: ") {
+				stop()
+			}
+		})})
+	stop()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("copy stopped partway: err = %v, want context.Canceled", err)
+	}
+	var kept int
+	if err := pg.QueryRow("SELECT count(*) FROM login_throttle WHERE key = 'login:kept'").Scan(&kept); err != nil || kept != 1 {
+		t.Errorf("login_throttle after a stopped copy: %d rows of the target's own (%v), want 1", kept, err)
+	}
+	if _, err := pg.Exec("DELETE FROM login_throttle WHERE key = 'login:kept'"); err != nil {
+		t.Fatal(err)
+	}
+	checkCopy("after a copy stopped partway")
 
 	// The HTTP API answers the same on both databases.
 	onLite := startServe(t, nil, "--db", src)
@@ -357,4 +384,12 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if regexp.MustCompile(`"level":"ERROR"`).MatchString(onPG.stderr.String()) {
 		t.Errorf("errors logged by serve on the copy:\n%s", onPG.stderr)
 	}
+}
+
+// writerFunc is an io.Writer that hands each write to a function.
+type writerFunc func(p []byte)
+
+func (f writerFunc) Write(p []byte) (int, error) {
+	f(p)
+	return len(p), nil
 }
