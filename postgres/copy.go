@@ -74,8 +74,9 @@ type CopyOptions struct {
 // a migrated PostgreSQL database (dst), keeping ids, then moves each id
 // sequence past the largest id ever used in SQLite (deleted ids stay dead)
 // and verifies the row count of every table, all in one transaction of
-// dst: a copy that fails leaves the target's rows as they were (its id
-// sequences, which no rollback undoes, may have moved on).
+// dst: a copy that fails leaves the target as it was (the sequences, which
+// no rollback undoes, move last, once the copy is verified). A TRUNCATE
+// holds the tables exclusively until the copy commits.
 func CopyFromSQLite(ctx context.Context, src, dst *sql.DB, opts CopyOptions) error {
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 1000
@@ -136,6 +137,14 @@ func copyInto(ctx context.Context, src *sql.DB, dst *sql.Tx, opts CopyOptions) e
 		if err := copyTableRows(ctx, src, dst, t, opts); err != nil {
 			return fmt.Errorf("copy %s: %w", t.name, err)
 		}
+	}
+	if err := verifyCopy(ctx, src, dst, opts); err != nil {
+		return err
+	}
+	// Last, once the copy is verified: no rollback undoes setval, and a
+	// copy that failed after it would leave a sequence below the ids of
+	// the target's own rows.
+	for _, t := range copyTables {
 		if t.sequence {
 			var seq sql.NullInt64
 			_ = src.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = ?", t.name).Scan(&seq)
@@ -146,6 +155,11 @@ func copyInto(ctx context.Context, src *sql.DB, dst *sql.Tx, opts CopyOptions) e
 			}
 		}
 	}
+	return nil
+}
+
+// verifyCopy compares the row count of every table in src and dst.
+func verifyCopy(ctx context.Context, src *sql.DB, dst *sql.Tx, opts CopyOptions) error {
 	for _, t := range copyTables {
 		var a, b int64
 		if err := src.QueryRowContext(ctx, "SELECT count(*) FROM "+t.name).Scan(&a); err != nil {

@@ -313,3 +313,8 @@ func TestStoredSearchRefold(t *testing.T) {
 	db := mustOpen(t)
 	storetest.StoredSearchRefold(t, db, db.WriteDB())
 }
+
+func TestStoredLaterRefold(t *testing.T) {
+	db := mustOpen(t)
+	storetest.StoredLaterRefold(t, db, db.WriteDB())
+}

@@ -199,3 +199,8 @@ func TestStoredSearchRefold(t *testing.T) {
 	db := mustOpenDB(t)
 	storetest.StoredSearchRefold(t, db, db.WriteDB())
 }
+
+func TestStoredLaterRefold(t *testing.T) {
+	db := mustOpenDB(t)
+	storetest.StoredLaterRefold(t, db, db.WriteDB())
+}

@@ -191,7 +191,8 @@ func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c
 // count being stored, in the background: in a read transaction of its
 // own, taken with the detached counts' slot (so at most one such
 // transaction is open) once it has its turn to store, which counts the
-// same matches when it reads the same users version and users_bulk. Under 16 clients, 19 of 40 wide
+// same matches when it reads the same users version, user_changes_seq
+// and users_bulk. Under 16 clients, 19 of 40 wide
 // terms' counts found another being stored and were not kept (roster-bench
 // search-wide, PostgreSQL, 1M users, 2026-12-03), so every new process
 // and instance made them again. At most maxDetachedCounts wait; past that,
@@ -250,8 +251,11 @@ func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, snap countSnapsh
 	if err != nil {
 		return false
 	}
+	// users_version misses a change of search_text alone (a new folding
+	// written by a migration or a program); user_changes_seq has it
+	// (migration 0101).
 	seq, bulk, err := counterPair(ctx, tx, "user_changes_seq", "users_bulk")
-	if err != nil || version != snap.version || bulk != snap.bulk {
+	if err != nil || version != snap.version || seq != snap.seq || bulk != snap.bulk {
 		return false // the users changed: c may not count this snapshot
 	}
 	db.storeLocked(ctx, tx, s, c, countSnapshot{version: version, seq: seq, bulk: bulk}, detachedStoreWait)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -86,5 +88,70 @@ func StoredSearchRefold(t *testing.T, s Store, raw *sql.DB) {
 	}
 	if _, n, err := s.SearchUsers(ctx, search); err != nil || n != 3 {
 		t.Fatalf("second search: total %d (%v), want 3", n, err)
+	}
+}
+
+// StoredLaterRefold checks a count left to be stored later (another count
+// held the storing turn) when one of its users' search_text alone changes
+// before its turn (written through raw, as a migration would): the users
+// version stays, and the count must still not be stored, or the row would
+// stay wrong for good.
+func StoredLaterRefold(t *testing.T, s Store, raw *sql.DB) {
+	ctx := context.Background()
+	var ids []int64
+	for _, name := range []string{"refold0", "refold1", "refold2", "refold3", "holder0"} {
+		u := user(name)
+		if err := s.CreateUser(ctx, 0, u, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	s.SetCache(false) // the cache keeps counts per users version
+	s.SetStoredSearchMin(1)
+	s.SetDetachedCountMin(0)
+	g := &gate{ch: make(chan struct{})}
+	defer g.open()
+	held := make(chan struct{})
+	var once sync.Once
+	s.SetSearchCountedHook(func() {
+		once.Do(func() {
+			close(held)
+			g.wait()
+		})
+	})
+	defer s.SetSearchCountedHook(nil)
+	holder := make(chan error, 1)
+	go func() {
+		_, _, err := s.SearchUsers(ctx, newSearch("holder", nil, 0, 10))
+		holder <- err
+	}()
+	<-held
+	search := newSearch("refold", nil, 0, 10)
+	if _, n, err := s.SearchUsers(ctx, search); err != nil || n != 4 {
+		t.Fatalf("search while another count holds the turn: total %d (%v), want 4", n, err)
+	}
+	if _, err := raw.ExecContext(ctx, "UPDATE users SET search_text = 'x' WHERE id = "+fmt.Sprint(ids[0])); err != nil {
+		t.Fatal(err)
+	}
+	g.open()
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	// Both counts have had their turn: the holder's stored, refold's skipped.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stored, skipped, failed := s.SearchCountStats()
+		if stored == 1 && skipped == 1 && failed == 0 {
+			break
+		}
+		if failed != 0 || stored > 1 || skipped > 1 || time.Now().After(deadline) {
+			t.Fatalf("search counts: %d stored, %d skipped, %d failed; want 1 stored (the holder's), 1 skipped", stored, skipped, failed)
+		}
+	}
+	var stored int
+	if err := raw.QueryRowContext(ctx, "SELECT count(*) FROM search_counts WHERE query = 'refold'").Scan(&stored); err != nil || stored != 0 {
+		t.Fatalf("%d stored rows for refold (%v), want none", stored, err)
+	}
+	if _, n, err := s.SearchUsers(ctx, search); err != nil || n != 3 {
+		t.Fatalf("search after the change: total %d (%v), want 3", n, err)
 	}
 }

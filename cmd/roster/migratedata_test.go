@@ -287,6 +287,20 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if _, err := pg.Exec("INSERT INTO login_throttle (key, failures) VALUES ('login:kept', 1)"); err != nil {
 		t.Fatal(err)
 	}
+	// The target's users sequence past SQLite's, as if it had users of
+	// its own: the stopped copy must not move it back (setval is not
+	// undone by a rollback).
+	seqAt := func() (n int64) {
+		t.Helper()
+		if err := pg.QueryRow("SELECT last_value FROM users_id_seq").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	seqBefore := seqAt()
+	if _, err := pg.Exec("SELECT setval('users_id_seq', $1::bigint)", seqBefore+100); err != nil {
+		t.Fatal(err)
+	}
 	stopCtx, stop := context.WithCancel(ctx)
 	err = postgres.CopyFromSQLite(stopCtx, lite, pg, postgres.CopyOptions{Truncate: true, BatchRows: 1,
 		Progress: writerFunc(func(line []byte) {
@@ -302,7 +316,13 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if err := pg.QueryRow("SELECT count(*) FROM login_throttle WHERE key = 'login:kept'").Scan(&kept); err != nil || kept != 1 {
 		t.Errorf("login_throttle after a stopped copy: %d rows of the target's own (%v), want 1", kept, err)
 	}
+	if got := seqAt(); got != seqBefore+100 {
+		t.Errorf("users_id_seq after a stopped copy = %d, want %d (left as it was)", got, seqBefore+100)
+	}
 	if _, err := pg.Exec("DELETE FROM login_throttle WHERE key = 'login:kept'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pg.Exec("SELECT setval('users_id_seq', $1::bigint)", seqBefore); err != nil {
 		t.Fatal(err)
 	}
 	checkCopy("after a copy stopped partway")
