@@ -74,7 +74,7 @@ func (db *DB) searchUsers(ctx context.Context, s roster.UserSearch) ([]*roster.U
 			return SearchCount{}, versionErr
 		}
 		key := searchKey{version: version, query: s.Query, active: activeKey(s.IsActive)}
-		c, err := db.cache.searchCounts(ctx, key, func() (SearchCount, error) { return db.countStored(ctx, tx, s, version, count, nil) })
+		c, err := db.cache.searchCounts(ctx, key, func() (SearchCount, error) { return db.countStored(ctx, tx, s, count, nil) })
 		if p := (*countPending)(nil); errors.As(err, &p) {
 			return c, err
 		}

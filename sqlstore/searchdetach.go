@@ -295,7 +295,7 @@ func (db *DB) countDetached(s roster.UserSearch, ready func(SearchCount, error))
 	// Not through the cache's flights: a search that waited in one would
 	// hold its connection (on PostgreSQL, one of the pool that storing
 	// the count needs too); it waits for this count's flight instead.
-	c, err := db.countStored(ctx, tx, s, version, func(ctx context.Context, q Querier) (SearchCount, error) {
+	c, err := db.countStored(ctx, tx, s, func(ctx context.Context, q Querier) (SearchCount, error) {
 		if c, ok, err := db.d.CountSearch(ctx, q, s); ok || err != nil {
 			return c, err
 		}

@@ -98,10 +98,9 @@ func (db *DB) storedSearchCount(ctx context.Context, q Querier, s roster.UserSea
 // countStored returns the counts of s: stored ones, or those of count,
 // stored when they reach the store's minimum; or, for a count to be
 // detached (searchdetach.go), countPending. q is the search's read
-// transaction, in whose snapshot count counts and the users version is
-// version. counted, if not nil, receives a count as soon as it is made,
-// before it is stored.
-func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, version int64, count CountFunc, counted func(SearchCount)) (SearchCount, error) {
+// transaction, in whose snapshot count counts. counted, if not nil,
+// receives a count as soon as it is made, before it is stored.
+func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, count CountFunc, counted func(SearchCount)) (SearchCount, error) {
 	if c, ok, err := db.storedSearchCount(ctx, q, s); ok || err != nil {
 		return c, err
 	}
@@ -130,7 +129,7 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, v
 	if c.Total < db.storedSearchMin {
 		return c, nil
 	}
-	db.storeCount(ctx, q, s, c, countSnapshot{version: version, seq: seq, bulk: bulk}, ctx.Value(detachedCtxKey{}) != nil)
+	db.storeCount(ctx, q, s, c, seq, bulk, ctx.Value(detachedCtxKey{}) != nil)
 	return c, nil
 }
 
@@ -146,38 +145,34 @@ func (db *DB) SearchCountStats() (stored, skipped, failed int64) {
 	return db.searchStores[0].Load(), db.searchStores[1].Load(), db.searchStores[2].Load()
 }
 
-// countSnapshot is where a count was made: the users version,
-// user_changes_seq and users_bulk of its transaction.
-type countSnapshot struct{ version, seq, bulk int64 }
-
-// storeCount stores c (storeSearchCount), made in q at snap, when that can
-// be done now, and counts the outcome. Storing is an optimisation: the
+// storeCount stores c (storeSearchCount), made in q where
+// user_changes_seq was seq and users_bulk bulk, when that can be done now, and counts the outcome. Storing is an optimisation: the
 // count is exact whether or not it is stored, so no failure here is the
 // search's. A detached count (no search holds a transaction while it is
 // stored) waits its turn, and for the committer up to detachedStoreWait.
 // A search's count that finds another count being stored is stored later
 // (storeLater).
-func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, snap countSnapshot, detached bool) {
+func (db *DB) storeCount(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64, detached bool) {
 	wait := storeSearchWait
 	if detached {
 		db.storing.Lock() // a search holds it while it stores its own count
 		wait = detachedStoreWait
 	} else if !db.storing.TryLock() {
-		db.storeLater(s, c, snap)
+		db.storeLater(s, c, seq, bulk)
 		return
 	}
 	defer db.storing.Unlock()
-	db.storeLocked(ctx, q, s, c, snap, wait)
+	db.storeLocked(ctx, q, s, c, seq, bulk, wait)
 }
 
 // storeLocked is storeCount's work once it holds db.storing.
-func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, snap countSnapshot, wait time.Duration) {
+func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c SearchCount, seq, bulk int64, wait time.Duration) {
 	outcome := 1 // skipped
 	defer func() { db.searchStores[outcome].Add(1) }()
 	if db.searchCounted != nil {
 		db.searchCounted()
 	}
-	stored, err := db.storeSearchCount(ctx, q, s, c, snap.seq, snap.bulk, wait)
+	stored, err := db.storeSearchCount(ctx, q, s, c, seq, bulk, wait)
 	switch {
 	case stored:
 		outcome = 0
@@ -187,18 +182,20 @@ func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c
 	}
 }
 
-// storeLater stores c, a search's count made at snap that found another
-// count being stored, in the background: in a read transaction of its
-// own, taken with the detached counts' slot (so at most one such
-// transaction is open) once it has its turn to store, which counts the
-// same matches when it reads the same users version, user_changes_seq
-// and users_bulk. Under 16 clients, 19 of 40 wide
+// storeLater stores c, a search's count made where user_changes_seq was
+// seq and users_bulk bulk that found another count being stored, in the
+// background: in a read transaction of its own, taken with the detached
+// counts' slot (so at most one such transaction is open) once it has its
+// turn to store, which counts the same matches when it reads the same
+// user_changes_seq (moved by every insert, delete and change of a user
+// that a search can see, search_text alone included) and users_bulk
+// (moved by seeds, which write with the triggers off). Under 16 clients, 19 of 40 wide
 // terms' counts found another being stored and were not kept (roster-bench
 // search-wide, PostgreSQL, 1M users, 2026-12-03), so every new process
 // and instance made them again. At most maxDetachedCounts wait; past that,
 // or when a user changed since the count, it is skipped (a later search
 // makes it again).
-func (db *DB) storeLater(s roster.UserSearch, c SearchCount, snap countSnapshot) {
+func (db *DB) storeLater(s roster.UserSearch, c SearchCount, seq, bulk int64) {
 	dc := db.detached
 	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
 	dc.mu.Lock()
@@ -216,7 +213,7 @@ func (db *DB) storeLater(s roster.UserSearch, c SearchCount, snap countSnapshot)
 			delete(dc.toStore, k)
 			dc.mu.Unlock()
 		}()
-		if !db.storeDeferred(s, c, snap) {
+		if !db.storeDeferred(s, c, seq, bulk) {
 			db.searchStores[1].Add(1)
 		}
 	})
@@ -224,7 +221,7 @@ func (db *DB) storeLater(s roster.UserSearch, c SearchCount, snap countSnapshot)
 
 // storeDeferred is storeLater's job; it reports false when it did not
 // get as far as storeLocked, which counts its own outcome.
-func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, snap countSnapshot) bool {
+func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, seq, bulk int64) bool {
 	ctx, cancel := context.WithTimeout(db.bgCtx, detachedCountBudget)
 	defer cancel()
 	select {
@@ -247,18 +244,13 @@ func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, snap countSnapsh
 	if _, ok, err := db.storedSearchCount(ctx, tx, s); ok || err != nil {
 		return false // stored meanwhile (by another instance, say)
 	}
-	_, version, err := searchVersion(ctx, tx)
-	if err != nil {
-		return false
-	}
-	// users_version misses a change of search_text alone (a new folding
-	// written by a migration or a program); user_changes_seq has it
-	// (migration 0101).
-	seq, bulk, err := counterPair(ctx, tx, "user_changes_seq", "users_bulk")
-	if err != nil || version != snap.version || seq != snap.seq || bulk != snap.bulk {
+	// Not users_version: it misses a change of search_text alone (a new
+	// folding written by a migration or a program).
+	seqNow, bulkNow, err := counterPair(ctx, tx, "user_changes_seq", "users_bulk")
+	if err != nil || seqNow != seq || bulkNow != bulk {
 		return false // the users changed: c may not count this snapshot
 	}
-	db.storeLocked(ctx, tx, s, c, countSnapshot{version: version, seq: seq, bulk: bulk}, detachedStoreWait)
+	db.storeLocked(ctx, tx, s, c, seq, bulk, detachedStoreWait)
 	return true
 }
 

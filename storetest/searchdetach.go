@@ -27,12 +27,7 @@ func testSearchDetachedCount(t *testing.T, h *harness) {
 	h.create(user("other"))
 	h.s.SetDetachedCountMin(1)
 	h.s.SetStoredSearchMin(1)
-	newGate := func() *gate {
-		g := &gate{ch: make(chan struct{})}
-		t.Cleanup(g.open) // before the store closes, which waits for the counts
-		return g
-	}
-	counting, storing := newGate(), newGate()
+	counting, storing := newGate(t), newGate(t)
 	var counted, toStore atomic.Int32
 	h.s.SetDetachedCountHook(func() {
 		counted.Add(1)
@@ -164,6 +159,14 @@ type gate struct {
 	once sync.Once
 }
 
+// newGate returns a closed gate that opens when t's test ends, before the
+// store closes (which waits for the counts its hooks hold).
+func newGate(t testing.TB) *gate {
+	g := &gate{ch: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
 func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
 
 func (g *gate) wait() {
@@ -198,8 +201,7 @@ func testSearchStoredLater(t *testing.T, h *harness) {
 	// holding runs f while a search for term holds the storing of its
 	// count, then lets it go and waits for it.
 	holding := func(term string, f func()) {
-		g := &gate{ch: make(chan struct{})}
-		t.Cleanup(g.open)
+		g := newGate(t)
 		hold.Store(g)
 		done := make(chan error, 1)
 		go func() {

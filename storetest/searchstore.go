@@ -109,8 +109,7 @@ func StoredLaterRefold(t *testing.T, s Store, raw *sql.DB) {
 	s.SetCache(false) // the cache keeps counts per users version
 	s.SetStoredSearchMin(1)
 	s.SetDetachedCountMin(0)
-	g := &gate{ch: make(chan struct{})}
-	defer g.open()
+	g := newGate(t)
 	held := make(chan struct{})
 	var once sync.Once
 	s.SetSearchCountedHook(func() {

@@ -262,13 +262,15 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	if _, err := pg.Exec("INSERT INTO search_counts (query, active, terms, total, prefix) VALUES ('stale', -1, 'stale', 12345, 0)"); err != nil {
 		t.Fatal(err)
 	}
-	bulk := func() (n int64) {
+	// number reads the one integer a query of the target returns.
+	number := func(query string) (n int64) {
 		t.Helper()
-		if err := pg.QueryRow("SELECT value FROM counters WHERE name = 'users_bulk'").Scan(&n); err != nil {
+		if err := pg.QueryRow(query).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
+	bulk := func() int64 { return number("SELECT value FROM counters WHERE name = 'users_bulk'") }
 	bulkBefore := bulk()
 	if err := run(ctx, []string{"migrate-data", "--from", src, "--to", pgURL, "--truncate"}, getenv(nil), strings.NewReader(""), &stdout, &stderr); err != nil {
 		t.Fatalf("migrate-data --truncate: %v", err)
@@ -290,13 +292,7 @@ func TestMigrateDataFromSQLite(t *testing.T) {
 	// The target's users sequence past SQLite's, as if it had users of
 	// its own: the stopped copy must not move it back (setval is not
 	// undone by a rollback).
-	seqAt := func() (n int64) {
-		t.Helper()
-		if err := pg.QueryRow("SELECT last_value FROM users_id_seq").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	seqAt := func() int64 { return number("SELECT last_value FROM users_id_seq") }
 	seqBefore := seqAt()
 	if _, err := pg.Exec("SELECT setval('users_id_seq', $1::bigint)", seqBefore+100); err != nil {
 		t.Fatal(err)
