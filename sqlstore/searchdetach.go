@@ -77,8 +77,8 @@ type detachedCounts struct {
 	// from then on.
 	inline map[detachKey]bool
 	// toStore holds the searches whose counts wait to be stored by
-	// storeLater (searchstore.go).
-	toStore map[detachKey]bool
+	// storeLater (searchstore.go), each with the newest of its counts.
+	toStore map[detachKey]*laterCount
 }
 
 // maxInlineSearches bounds detachedCounts.inline; when it is full it starts
@@ -87,7 +87,7 @@ const maxInlineSearches = 4096
 
 func newDetachedCounts() *detachedCounts {
 	return &detachedCounts{slot: make(chan struct{}, 1), flights: map[detachKey]*countFlight{}, inline: map[detachKey]bool{},
-		toStore: map[detachKey]bool{}}
+		toStore: map[detachKey]*laterCount{}}
 }
 
 // detachKey is the search a detached count is for; its users version is

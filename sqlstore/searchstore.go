@@ -192,36 +192,54 @@ func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c
 // (moved by seeds, which write with the triggers off). Under 16 clients, 19 of 40 wide
 // terms' counts found another being stored and were not kept (roster-bench
 // search-wide, PostgreSQL, 1M users, 2026-12-03), so every new process
-// and instance made them again. At most maxDetachedCounts wait; past that,
-// or when a user changed since the count, it is skipped (a later search
-// makes it again).
+// and instance made them again. One job waits per search: a count for a
+// search that already waits replaces the waiting one when it was made
+// after a later change, since only the newest can match the snapshot the
+// job reads, and is skipped otherwise. At most maxDetachedCounts wait;
+// past that, or when a user changed since the count, it is skipped (a
+// later search makes it again).
 func (db *DB) storeLater(s roster.UserSearch, c SearchCount, seq, bulk int64) {
 	dc := db.detached
 	k := detachKey{query: s.Query, active: activeKey(s.IsActive)}
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
+	if w := dc.toStore[k]; w != nil {
+		if seq > w.seq || bulk > w.bulk {
+			*w = laterCount{c: c, seq: seq, bulk: bulk}
+		}
+		db.searchStores[1].Add(1) // one of the two is not stored
+		return
+	}
 	// Close cancels bgCtx under dc.mu, so a job started here is one that
 	// Close waits for.
-	if dc.toStore[k] || len(dc.toStore) >= maxDetachedCounts || db.bgCtx.Err() != nil {
+	if len(dc.toStore) >= maxDetachedCounts || db.bgCtx.Err() != nil {
 		db.searchStores[1].Add(1)
 		return
 	}
-	dc.toStore[k] = true
+	dc.toStore[k] = &laterCount{c: c, seq: seq, bulk: bulk}
 	db.bg.Go(func() {
 		defer func() {
 			dc.mu.Lock()
 			delete(dc.toStore, k)
 			dc.mu.Unlock()
 		}()
-		if !db.storeDeferred(s, c, seq, bulk) {
+		if !db.storeDeferred(s, k) {
 			db.searchStores[1].Add(1)
 		}
 	})
 }
 
-// storeDeferred is storeLater's job; it reports false when it did not
-// get as far as storeLocked, which counts its own outcome.
-func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, seq, bulk int64) bool {
+// laterCount is a count that waits in storeLater, made where
+// user_changes_seq was seq and users_bulk bulk.
+type laterCount struct {
+	c         SearchCount
+	seq, bulk int64
+}
+
+// storeDeferred is storeLater's job for the count waiting under k; it
+// reports false when it did not get as far as storeLocked, which counts
+// its own outcome.
+func (db *DB) storeDeferred(s roster.UserSearch, k detachKey) bool {
 	ctx, cancel := context.WithTimeout(db.bgCtx, detachedCountBudget)
 	defer cancel()
 	select {
@@ -247,10 +265,13 @@ func (db *DB) storeDeferred(s roster.UserSearch, c SearchCount, seq, bulk int64)
 	// Not users_version: it misses a change of search_text alone (a new
 	// folding written by a migration or a program).
 	seqNow, bulkNow, err := counterPair(ctx, tx, "user_changes_seq", "users_bulk")
-	if err != nil || seqNow != seq || bulkNow != bulk {
-		return false // the users changed: c may not count this snapshot
+	db.detached.mu.Lock()
+	w := *db.detached.toStore[k] // the newest count, read after the snapshot's
+	db.detached.mu.Unlock()
+	if err != nil || seqNow != w.seq || bulkNow != w.bulk {
+		return false // the users changed: the count may not count this snapshot
 	}
-	db.storeLocked(ctx, tx, s, c, seq, bulk, detachedStoreWait)
+	db.storeLocked(ctx, tx, s, w.c, w.seq, w.bulk, detachedStoreWait)
 	return true
 }
 

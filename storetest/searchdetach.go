@@ -181,7 +181,7 @@ func (g *gate) wait() {
 // changed meanwhile, and is not when one did (it is made again by a later
 // search, and stored then).
 func testSearchStoredLater(t *testing.T, h *harness) {
-	for _, term := range []string{"zqxw", "hjkl", "qpzm", "vbnj"} {
+	for _, term := range []string{"zqxw", "hjkl", "qpzm", "vbnj", "rfvt"} {
 		for i := range 30 {
 			h.create(user(fmt.Sprintf("%s%02d", term, i)))
 		}
@@ -254,4 +254,22 @@ func testSearchStoredLater(t *testing.T, h *harness) {
 	waitStats(stored0+1, skipped0+1)
 	search("vbnj", 31)
 	waitStats(stored0+2, skipped0+1)
+
+	// A user changes while a count waits, and the same search counts
+	// again: the newer count replaces the waiting one and is stored.
+	for i := range 30 {
+		h.create(user(fmt.Sprintf("wsxe%02d", i)))
+	}
+	stored0, skipped0, _ = h.s.SearchCountStats()
+	holding("rfvt", func() {
+		search("wsxe", 30)
+		h.create(user("wsxe30"))
+		search("wsxe", 31)
+	})
+	waitStats(stored0+2, skipped0+1)
+	before = turns.Load()
+	search("wsxe", 31)
+	if n := turns.Load(); n != before {
+		t.Fatalf("the newer count was not stored (%d counts had their turn to be stored, want %d)", n, before)
+	}
 }
