@@ -140,7 +140,8 @@ func (db *DB) countStored(ctx context.Context, q Querier, s roster.UserSearch, c
 // writer outside the store held users, or, for a count left to storeLater,
 // a user changed before its turn), each made again later; and failed with
 // a database error. A count left to storeLater is counted when its turn
-// comes.
+// comes, or at once as skipped when another count for the same search
+// already waits (one of the two is stored at most).
 func (db *DB) SearchCountStats() (stored, skipped, failed int64) {
 	return db.searchStores[0].Load(), db.searchStores[1].Load(), db.searchStores[2].Load()
 }
@@ -194,8 +195,9 @@ func (db *DB) storeLocked(ctx context.Context, q Querier, s roster.UserSearch, c
 // search-wide, PostgreSQL, 1M users, 2026-12-03), so every new process
 // and instance made them again. One job waits per search: a count for a
 // search that already waits replaces the waiting one when it was made
-// after a later change, since only the newest can match the snapshot the
-// job reads, and is skipped otherwise. At most maxDetachedCounts wait;
+// after a later change (users_bulk, then user_changes_seq), since the job's
+// snapshot, taken later, is likelier to match the newest, and is skipped
+// otherwise. At most maxDetachedCounts wait;
 // past that, or when a user changed since the count, it is skipped (a
 // later search makes it again).
 func (db *DB) storeLater(s roster.UserSearch, c SearchCount, seq, bulk int64) {
@@ -204,7 +206,7 @@ func (db *DB) storeLater(s roster.UserSearch, c SearchCount, seq, bulk int64) {
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	if w := dc.toStore[k]; w != nil {
-		if seq > w.seq || bulk > w.bulk {
+		if bulk > w.bulk || bulk == w.bulk && seq > w.seq { // a copy resets the seq and moves bulk
 			*w = laterCount{c: c, seq: seq, bulk: bulk}
 		}
 		db.searchStores[1].Add(1) // one of the two is not stored
