@@ -61,8 +61,8 @@ func TestAdminChecksPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		"SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> 1", // activeAdminsExcept
-		"SELECT id FROM users u WHERE u.is_admin ORDER BY u.id",               // FindAdmins
+		"SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> 1",             // activeAdminsExcept
+		"SELECT " + sqlstore.UserColumns + " FROM users u WHERE u.is_admin ORDER BY u.id", // FindAdmins
 	} {
 		if p := explain(t, db, q); !strings.Contains(p, "users_admins") {
 			t.Errorf("%s does not read users_admins:\n%s", q, p)

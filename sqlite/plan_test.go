@@ -1,0 +1,48 @@
+package sqlite_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster/sqlstore"
+)
+
+// TestPlans checks that statements run on every poll, or inside the write
+// transaction, read an index rather than a whole table: the answers are
+// the same either way, so only the plan shows it.
+func TestPlans(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	if _, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 500, Activities: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ q, want, not string }{
+		// the last-admin check (activeAdminsExcept) and the admin list
+		{"SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> 1", "users_admins", ""},
+		{"SELECT " + sqlstore.UserColumns + " FROM users u WHERE u.is_admin ORDER BY u.id", "users_admins", ""},
+		// the webhook dispatcher's check for new activities
+		{sqlstore.WebhookPendingSQL, "", "SCAN activities"},
+	} {
+		rows, err := db.ReadDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		p := strings.Join(plan, "\n")
+		if c.want != "" && !strings.Contains(p, c.want) || c.not != "" && strings.Contains(p, c.not) {
+			t.Errorf("plan of %s:\n%s", c.q, p)
+		}
+	}
+}
