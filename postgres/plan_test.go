@@ -60,20 +60,22 @@ func TestAdminChecksPlan(t *testing.T) {
 	if _, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 5000}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		"SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> 1",             // activeAdminsExcept
-		"SELECT " + sqlstore.UserColumns + " FROM users u WHERE u.is_admin ORDER BY u.id", // FindAdmins
-	} {
-		if p := explain(t, db, q); !strings.Contains(p, "users_admins") {
-			t.Errorf("%s does not read users_admins:\n%s", q, p)
+	// The one placeholder as PostgreSQL spells it, and its argument.
+	other := strings.Replace(sqlstore.OtherActiveAdminsSQL, "?", "$1", 1)
+	for _, c := range []struct {
+		q    string
+		args []any
+	}{{other, []any{1}}, {sqlstore.AdminsSQL, nil}} {
+		if p := explain(t, db, c.q, c.args...); !strings.Contains(p, "users_admins") {
+			t.Errorf("%s does not read users_admins:\n%s", c.q, p)
 		}
 	}
 }
 
-// explain returns the plan of q on db.
-func explain(t *testing.T, db *sqlstore.DB, q string) string {
+// explain returns the plan of q with args on db.
+func explain(t *testing.T, db *sqlstore.DB, q string, args ...any) string {
 	t.Helper()
-	rows, err := db.ReadDB().QueryContext(context.Background(), "EXPLAIN "+q)
+	rows, err := db.ReadDB().QueryContext(context.Background(), "EXPLAIN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -543,7 +543,7 @@ func (db *DB) CountActiveAdmins(ctx context.Context) (int, error) {
 func (db *DB) FindAdmins(ctx context.Context) ([]*roster.User, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, "SELECT "+UserColumns+" FROM users u WHERE u.is_admin ORDER BY u.id")
+	rows, err := db.read.QueryContext(ctx, AdminsSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -559,10 +559,20 @@ func (db *DB) FindAdmins(ctx context.Context) ([]*roster.User, error) {
 	return out, rows.Err()
 }
 
+// AdminsSQL (FindAdmins) and OtherActiveAdminsSQL (activeAdminsExcept,
+// whose argument is the user left out) read the admins through the
+// partial index users_admins (migration 0110 of each database); their
+// WHERE must hold its term, is_admin, as written. They are exported for
+// the plan tests of each database.
+const (
+	AdminsSQL            = "SELECT " + UserColumns + " FROM users u WHERE u.is_admin ORDER BY u.id"
+	OtherActiveAdminsSQL = "SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> ?"
+)
+
 // activeAdminsExcept counts active admins other than id.
 func activeAdminsExcept(ctx context.Context, q Querier, id int64) (int, error) {
 	var n int
-	err := q.QueryRowContext(ctx, "SELECT count(*) FROM users WHERE is_admin AND is_active AND id <> ?", id).Scan(&n)
+	err := q.QueryRowContext(ctx, OtherActiveAdminsSQL, id).Scan(&n)
 	return n, err
 }
 
