@@ -13,7 +13,7 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // (the unique constraints stay, so duplicates still fail) and returns the
 // function that, in the same transaction, recreates them from their saved
 // SQL and recomputes what the triggers maintain: the users_fts index (FTS5
-// rebuild), the search_grams counts (one pass of roster_gram_counts), the
+// rebuild, merged into one segment), the search_grams counts (one pass of roster_gram_counts), the
 // stored search counts (emptied, and users_bulk counted), the user counters and group member counts (the seed sets
 // lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
@@ -70,6 +70,12 @@ func (d dialect) BeginBulk(ctx context.Context, tx *sql.Tx) (func(context.Contex
 		}
 		for _, q := range []string{
 			`INSERT INTO users_fts(users_fts) VALUES ('rebuild')`,
+			// The rebuild leaves users_fts in several segments (11 for
+			// 1M users), and every phrase query merges the doclists of
+			// all of them; merged into one, counting a selective term
+			// took 0.49 ms against 0.79 (sqlite3, 1M users, 49 terms of
+			// 1-300 matches, 2026-12-03).
+			`INSERT INTO users_fts(users_fts) VALUES ('optimize')`,
 			`DELETE FROM search_grams`,
 			`DELETE FROM search_counts`,
 			`UPDATE counters SET value = value + 1 WHERE name = 'users_bulk'`,
