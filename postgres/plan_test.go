@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sqlstore"
@@ -69,6 +70,49 @@ func TestAdminChecksPlan(t *testing.T) {
 		if p := explain(t, db, c.q, c.args...); !strings.Contains(p, "users_admins") {
 			t.Errorf("%s does not read users_admins:\n%s", c.q, p)
 		}
+	}
+}
+
+// TestPruneUserChangesPlan checks that the pruner of the users delta
+// feed reads the tombstones through user_changes_tombstones: it runs in
+// the write transaction at every start and every hour, and the largest
+// pruned seq walked the seq index through every change (1M rows, 217 ms
+// at 1M users) while there were no tombstones to find.
+func TestPruneUserChangesPlan(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	if _, err := db.Seed(ctx, sqlstore.SeedOptions{Users: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{sqlstore.StampTombstonesSQL, sqlstore.PrunedSeqSQL, sqlstore.PruneTombstonesSQL} {
+		// The one placeholder as PostgreSQL spells it.
+		if p := explain(t, db, strings.Replace(q, "?", "$1", 1), time.Now()); !strings.Contains(p, "user_changes_tombstones") {
+			t.Errorf("%s does not read user_changes_tombstones:\n%s", q, p)
+		}
+	}
+	// And it prunes: a deleted user's tombstone is stamped, then deleted
+	// once it is older than keep.
+	if err := db.DeleteUser(ctx, 0, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PruneUserChanges(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tombstones := func() (n int) {
+		t.Helper()
+		if err := db.ReadDB().QueryRowContext(ctx, "SELECT count(*) FROM user_changes WHERE deleted").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := tombstones(); n != 1 {
+		t.Fatalf("%d tombstones after a delete and a prune, want 1", n)
+	}
+	if err := db.PruneUserChanges(ctx, -time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n := tombstones(); n != 0 {
+		t.Errorf("%d tombstones after a prune past their keep, want 0", n)
 	}
 }
 

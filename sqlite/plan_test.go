@@ -27,6 +27,10 @@ func TestPlans(t *testing.T) {
 		{sqlstore.AdminsSQL, nil, "users_admins", ""},
 		// the webhook dispatcher's check for new activities
 		{sqlstore.WebhookPendingSQL, nil, "", "SCAN activities"},
+		// the pruner of the users delta feed's tombstones
+		{sqlstore.StampTombstonesSQL, []any{1}, "user_changes_tombstones", ""},
+		{sqlstore.PrunedSeqSQL, []any{1}, "user_changes_tombstones", ""},
+		{sqlstore.PruneTombstonesSQL, []any{1}, "user_changes_tombstones", ""},
 	} {
 		rows, err := db.ReadDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.q, c.args...)
 		if err != nil {
