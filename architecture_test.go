@@ -18,7 +18,7 @@ var allowedImports = map[string][]string{
 	"sqlite":              {".", "sqlstore"},
 	"postgres":            {".", "sqlstore"},
 	"postgres/pgtest":     {},
-	"storetest":           {"."},
+	"storetest":           {".", "internal/race"},
 	"stream":              {"."},
 	"scim":                {"."},
 	"httpapi":             {".", "api", "console", "password", "scim", "stream"},
@@ -32,6 +32,7 @@ var allowedImports = map[string][]string{
 	"cmd/roster-bench":    {".", "postgres", "sqlite", "sqlstore"},
 	"internal/clienttest": {},
 	"internal/idptest":    {},
+	"internal/race":       {},
 	"internal/rostertest": {".", "app", "httpapi", "password", "postgres", "postgres/pgtest", "sqlite", "sqlstore", "stream"},
 }
 
