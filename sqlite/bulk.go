@@ -13,8 +13,9 @@ const bulkTables = `('users', 'groups', 'group_members', 'workspaces', 'workspac
 // (the unique constraints stay, so duplicates still fail) and returns the
 // function that, in the same transaction, recreates them from their saved
 // SQL and recomputes what the triggers maintain: the users_fts index (FTS5
-// rebuild, merged into one segment), the search_grams counts (one pass of roster_gram_counts), the
-// stored search counts (emptied, and users_bulk counted), the user counters and group member counts (the seed sets
+// rebuild, merged into one segment), the search_grams counts (one pass of
+// roster_gram_counts), the stored search counts (emptied, and users_bulk
+// counted), the user counters and group member counts (the seed sets
 // lastActiveAt itself, the activities trigger's job). Index
 // builds from sorted data and one FTS rebuild are several times faster
 // than maintaining them row by row: BenchmarkSeed, 20,000 users and as
