@@ -46,6 +46,17 @@ func registerMetrics(reg *prometheus.Registry, db *sqlstore.DB, broker *stream.B
 			return float64([]int64{stored, skipped, failed}[i])
 		}))
 	}
+	readGate := func(i int) func() float64 {
+		return func() float64 {
+			waiting, waits, waited := db.ReadGateStats()
+			return []float64{float64(waiting), float64(waits), waited.Seconds()}[i]
+		}
+	}
+	cs = append(cs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roster_db_read_waiting", Help: "Reads waiting now for a connection of the read pool (first come, first served)."}, readGate(0)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_db_read_waits_total", Help: "Reads that waited for a connection of the read pool."}, readGate(1)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roster_db_read_wait_seconds_total", Help: "Time reads spent waiting for a connection of the read pool."}, readGate(2)),
+	)
 	if db.ReadDB() != db.WriteDB() {
 		cs = append(cs, collectors.NewDBStatsCollector(db.ReadDB(), "read"))
 	}

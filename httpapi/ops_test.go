@@ -82,6 +82,9 @@ func testMetrics(t *testing.T) {
 		`roster_logins_total{result="locked"} 0`,
 		`roster_search_counts_total{result="stored"} 0`,
 		`roster_search_counts_total{result="failed"} 0`,
+		"roster_db_read_waiting 0",
+		"roster_db_read_waits_total ",
+		"roster_db_read_wait_seconds_total ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -172,20 +172,16 @@ func (db *DB) FindActivities(ctx context.Context, f roster.ActivityFilter) ([]*r
 func (db *DB) queryActivities(ctx context.Context, query string, args ...any) ([]*roster.Activity, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	list := []*roster.Activity{}
+	err := eachRow(ctx, db.read, query, args, func(rows *sql.Rows) error {
+		a, err := scanActivity(rows)
+		list = append(list, a)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	list := []*roster.Activity{}
-	for rows.Next() {
-		a, err := scanActivity(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, a)
-	}
-	return list, rows.Err()
+	return list, nil
 }
 
 // CountActivities counts the visible activities of a filter.
@@ -290,19 +286,14 @@ func (db *DB) idSet(ctx context.Context, prefix string, args []any, ids []int64)
 func (db *DB) scanIDs(ctx context.Context, query string, args []any, out map[int64]bool) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, db.read, query, args, func(rows *sql.Rows) error {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			return err
 		}
 		out[id] = true
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // FindActiveWorkspaces lists the workspaces the actor can access and acted in

@@ -19,26 +19,22 @@ var _ roster.AuthService = (*DB)(nil)
 // name is ambiguous and names nobody (ENOTFOUND) rather than either.
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
 	f := roster.Fold(login)
-	rows, err := db.read.QueryContext(ctx, "SELECT "+UserColumns+`, u.password_hash FROM users u
-		WHERE u.username_fold = ? OR u.email_fold = ? LIMIT 2`, f, f)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
 	var u *roster.User
 	var hash string
-	for rows.Next() {
+	err := eachRow(ctx, db.read, "SELECT "+UserColumns+`, u.password_hash FROM users u
+		WHERE u.username_fold = ? OR u.email_fold = ? LIMIT 2`, []any{f, f}, func(rows *sql.Rows) error {
 		var h string
 		v, err := scanUser(rows, &h)
 		if err != nil {
-			return nil, "", err
+			return err
 		}
 		if u != nil && u.ID != v.ID {
-			return nil, "", errNotFound("User")
+			return errNotFound("User")
 		}
 		u, hash = v, h
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, "", err
 	}
 	if u == nil {

@@ -114,7 +114,9 @@ type Dialect interface {
 type DB struct {
 	write    *sql.DB
 	readPool *sql.DB
-	read     conn // readPool with rebinding and error mapping
+	read     conn // readPool with rebinding, error mapping and readGate
+	// readGate admits reads to readPool first come, first served.
+	readGate *readGate
 	d        Dialect
 
 	// clock tells the time of every write, expiry and lockout.
@@ -198,7 +200,8 @@ func New(write, read *sql.DB, d Dialect) *DB {
 		cache: newCacheLayer(DefaultSessionCacheTTL), storedSearchMin: DefaultStoredSearchMin,
 		detachedCountMin: DefaultDetachedCountMin, detached: newDetachedCounts(), userSQL: userWithGroupsSQL(d), profileSQL: profileSQL(d), tokenUses: newTokenUses()}
 	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
-	db.read = conn{raw: read, db: db}
+	db.readGate = newReadGate(readGateSize(read, write))
+	db.read = conn{raw: read, db: db, gate: db.readGate}
 	if d.GroupCommit() {
 		db.startCommitter()
 	}
@@ -411,12 +414,17 @@ type wtx struct {
 // agree; call done when finished.
 func (db *DB) beginRead(ctx context.Context) (Querier, func(), error) {
 	ctx, cancel := db.bound(ctx)
-	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: db.d.ReadIsolation()})
-	if err != nil {
+	if err := db.readGate.acquire(ctx); err != nil {
 		cancel()
 		return nil, nil, db.mapErr(err)
 	}
-	return conn{raw: tx, db: db, txCtx: ctx}, func() { _ = tx.Rollback(); cancel() }, nil
+	tx, err := db.readPool.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: db.d.ReadIsolation()})
+	if err != nil {
+		db.readGate.release()
+		cancel()
+		return nil, nil, db.mapErr(err)
+	}
+	return conn{raw: tx, db: db, txCtx: ctx}, func() { _ = tx.Rollback(); db.readGate.release(); cancel() }, nil
 }
 
 // Querier runs queries written with ? placeholders: conn rebinds them for
@@ -438,9 +446,10 @@ type rawQuerier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// conn bounds QueryRowContext and ExecContext by the operation timeout;
-// callers of QueryContext on the pool (whose rows outlive the call) bound
-// their ctx themselves with db.bound.
+// conn bounds QueryRowContext and ExecContext by the operation timeout.
+// On the read pool it holds a slot of the read gate for each statement,
+// and QueryContext refuses (its rows outlive the call): rows are read with
+// eachRow, whose callers bound their ctx themselves with db.bound.
 type conn struct {
 	raw rawQuerier
 	db  *DB
@@ -453,6 +462,8 @@ type conn struct {
 	// already been committed or rolled back" or "Rows are closed" (500s
 	// instead of 503s, TestTimeoutIsUnavailable).
 	txCtx context.Context
+	// gate, on the read pool, is the store's readGate.
+	gate *readGate
 }
 
 // ctx is the context of a statement called with ctx.
@@ -470,7 +481,14 @@ func (c conn) ctx(ctx context.Context) context.Context {
 // the statements' own errors are mapped.
 func (c conn) Err(err error) error { return c.db.mapErr(err) }
 
+// errPoolRows is returned by QueryContext on the read pool, whose rows
+// would outlive the read gate's slot: read them with eachRow.
+var errPoolRows = errors.New("sqlstore: rows of the read pool are read with eachRow")
+
 func (c conn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.gate != nil {
+		return nil, errPoolRows
+	}
 	start := time.Now()
 	rows, err := c.raw.QueryContext(c.ctx(ctx), c.db.q(query), args...)
 	c.db.observe(false, start)
@@ -490,10 +508,18 @@ func (c conn) stmtCtx(ctx context.Context) (context.Context, context.CancelFunc)
 
 func (c conn) QueryRowContext(ctx context.Context, query string, args ...any) Scanner {
 	ctx, cancel := c.stmtCtx(ctx)
+	if err := c.gate.acquire(ctx); err != nil {
+		cancel()
+		return mappedRow{db: c.db, cancel: func() {}, err: err}
+	}
+	if c.gate != nil {
+		stop := cancel
+		cancel = func() { stop(); c.gate.release() }
+	}
 	start := time.Now()
 	row := c.raw.QueryRowContext(ctx, c.db.q(query), args...)
 	c.db.observe(false, start)
-	return mappedRow{row, c.db, cancel}
+	return mappedRow{r: row, db: c.db, cancel: cancel}
 }
 
 func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -505,14 +531,21 @@ func (c conn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 	return res, c.db.mapErr(err)
 }
 
+// mappedRow is a row of QueryRowContext: scanning it (which its callers
+// always do) ends its statement's context and gives back its read gate
+// slot.
 type mappedRow struct {
 	r      *sql.Row
 	db     *DB
 	cancel context.CancelFunc
+	err    error // no slot of the read gate came in time
 }
 
 func (m mappedRow) Scan(dest ...any) error {
 	defer m.cancel()
+	if m.err != nil {
+		return m.db.mapErr(m.err)
+	}
 	return m.db.mapErr(m.r.Scan(dest...))
 }
 

@@ -32,21 +32,13 @@ func (db *DB) ExportActivities(ctx context.Context, cursor string, limit int, pu
 		if err != nil {
 			return 0, err
 		}
-		rows, err := q.QueryContext(ctx, "SELECT "+activityColumns+activityFrom+" WHERE a.id > ? ORDER BY a.id LIMIT ?", after, limit)
-		if err != nil {
-			return 0, err
-		}
 		var acts []*roster.Activity
-		for rows.Next() {
+		err = eachRow(ctx, q, "SELECT "+activityColumns+activityFrom+" WHERE a.id > ? ORDER BY a.id LIMIT ?", []any{after, limit}, func(rows *sql.Rows) error {
 			a, err := scanActivity(rows)
-			if err != nil {
-				rows.Close()
-				return 0, err
-			}
 			acts = append(acts, a)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(acts) == 0 {
+			return err
+		})
+		if err != nil || len(acts) == 0 {
 			return 0, err
 		}
 		var n int

@@ -80,20 +80,16 @@ func (db *DB) findGroups(ctx context.Context, q string, p roster.Page) ([]*roste
 }
 
 func queryGroups(ctx context.Context, q Querier, query string, args ...any) ([]*roster.Group, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	list := []*roster.Group{}
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		g, err := scanGroup(rows)
+		list = append(list, g)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	list := []*roster.Group{}
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		list = append(list, g)
-	}
-	return list, rows.Err()
+	return list, nil
 }
 
 func groupNameTaken(ctx context.Context, q Querier, name string, except int64) error {

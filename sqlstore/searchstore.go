@@ -409,20 +409,19 @@ func counterPair(ctx context.Context, q Querier, a, b string) (va, vb int64, err
 
 // queryIDs reads a query's one column of ids.
 func queryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	var ids []int64
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return q.Err(err)
+		}
+		ids = append(ids, id)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, q.Err(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, q.Err(rows.Err())
+	return ids, nil
 }
 
 // searchStates reads the search_text and is_active of the users ids that
@@ -435,22 +434,17 @@ func searchStates(ctx context.Context, q Querier, ids []int64) (map[int64]search
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := q.QueryContext(ctx, "SELECT id, search_text, is_active FROM users WHERE id IN ("+marks+")", args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		err := eachRow(ctx, q, "SELECT id, search_text, is_active FROM users WHERE id IN ("+marks+")", args, func(rows *sql.Rows) error {
 			var id int64
 			var st searchState
 			if err := rows.Scan(&id, &st.text, &st.active); err != nil {
-				rows.Close()
-				return nil, q.Err(err)
+				return q.Err(err)
 			}
 			out[id] = st
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, q.Err(err)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil

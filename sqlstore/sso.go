@@ -69,20 +69,16 @@ func (db *DB) CreateAuthProvider(ctx context.Context, actor int64, p *roster.Aut
 
 // FindAuthProviders returns every provider by name.
 func (db *DB) FindAuthProviders(ctx context.Context) ([]*roster.AuthProvider, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT "+providerColumns+" FROM auth_providers ORDER BY name")
+	out := []*roster.AuthProvider{}
+	err := eachRow(ctx, db.read, "SELECT "+providerColumns+" FROM auth_providers ORDER BY name", nil, func(rows *sql.Rows) error {
+		p, err := scanProvider(rows)
+		out = append(out, p)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*roster.AuthProvider{}
-	for rows.Next() {
-		p, err := scanProvider(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // FindAuthProvider returns one provider.
@@ -446,23 +442,22 @@ func (db *DB) RedeemLoginCode(ctx context.Context, codeHash []byte, t *roster.To
 
 // FindIdentities returns a user's identities by provider.
 func (db *DB) FindIdentities(ctx context.Context, userID int64) ([]*roster.Identity, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT provider, subject, email, linked_at, last_login_at FROM user_identities
-		WHERE user_id = ? ORDER BY provider`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := []*roster.Identity{}
-	for rows.Next() {
+	err := eachRow(ctx, db.read, `SELECT provider, subject, email, linked_at, last_login_at FROM user_identities
+		WHERE user_id = ? ORDER BY provider`, []any{userID}, func(rows *sql.Rows) error {
 		i := &roster.Identity{UserID: userID}
 		var linked, last dbTime
 		if err := rows.Scan(&i.Provider, &i.Subject, &i.Email, &linked, &last); err != nil {
-			return nil, err
+			return err
 		}
 		i.LinkedAt, i.LastLoginAt = linked.t, last.ptr()
 		out = append(out, i)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 var errLastSignIn = &roster.Error{Code: roster.ECONFLICT, Message: "This would leave the user no way to sign in."}

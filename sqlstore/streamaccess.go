@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // WorkspaceAccess returns, for each viewer, which of the workspaces it can
 // access (directly or through a group). The stream broker asks it once per
@@ -37,12 +40,7 @@ func (db *DB) workspaceAccess(ctx context.Context, viewerIDs, workspaceIDs []int
 	args := append(append(append(append([]any{}, vargs...), wargs...), vargs...), wargs...)
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return eachRow(ctx, db.read, query, args, func(rows *sql.Rows) error {
 		var viewer, ws int64
 		if err := rows.Scan(&viewer, &ws); err != nil {
 			return err
@@ -51,6 +49,6 @@ func (db *DB) workspaceAccess(ctx context.Context, viewerIDs, workspaceIDs []int
 			out[viewer] = map[int64]bool{}
 		}
 		out[viewer][ws] = true
-	}
-	return rows.Err()
+		return nil
+	})
 }

@@ -386,38 +386,36 @@ func (db *DB) buildCheckpoints(ctx context.Context, set listSet, where string, a
 const deepOffset = 1000
 
 func querySummaries(ctx context.Context, q Querier, query string, args ...any) ([]*roster.UserSummary, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	users := []*roster.UserSummary{}
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		var u roster.UserSummary
+		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive); err != nil {
+			return err
+		}
+		users = append(users, &u)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	users := []*roster.UserSummary{}
-	for rows.Next() {
-		var u roster.UserSummary
-		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.FirstName, &u.LastName, &u.IsActive); err != nil {
-			return nil, err
-		}
-		users = append(users, &u)
-	}
-	return users, rows.Err()
+	return users, nil
 }
 
 // QueryUsers runs query, which selects UserColumns, and scans its users.
 func QueryUsers(ctx context.Context, q Querier, query string, args ...any) ([]*roster.User, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
+	users := []*roster.User{}
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		u, err := scanUser(rows)
+		if err != nil {
+			return q.Err(err)
+		}
+		users = append(users, u)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	users := []*roster.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, q.Err(err)
-		}
-		users = append(users, u)
-	}
-	return users, q.Err(rows.Err())
+	return users, nil
 }
 
 // CountUsers returns the number of users.
@@ -543,20 +541,16 @@ func (db *DB) CountActiveAdmins(ctx context.Context) (int, error) {
 func (db *DB) FindAdmins(ctx context.Context) ([]*roster.User, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	rows, err := db.read.QueryContext(ctx, AdminsSQL)
+	var out []*roster.User
+	err := eachRow(ctx, db.read, AdminsSQL, nil, func(rows *sql.Rows) error {
+		u, err := scanUser(rows)
+		out = append(out, u)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*roster.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AdminsSQL (FindAdmins) and OtherActiveAdminsSQL (activeAdminsExcept,

@@ -54,6 +54,13 @@ type Store interface {
 	// SearchCountStats counts the counts the store kept in the database,
 	// those it skipped and those whose keeping failed.
 	SearchCountStats() (stored, skipped, failed int64)
+	// WaitBackground waits for the store's background work started so
+	// far (detached counts, deep-page checkpoints).
+	WaitBackground()
+	// ReadSlotsHeld returns the reads holding a slot of the store's read
+	// gate. The suite checks that none is left after each test: a slot
+	// never given back stalls the store's reads for good.
+	ReadSlotsHeld() int
 }
 
 // Run runs every conformance test against stores made by open. open must
@@ -128,6 +135,10 @@ func run(t *testing.T, open func(t *testing.T) Store, prefix string) {
 					c := roster.NewTestClock(time.Date(2026, 11, 27, 10, 11, 12, 123456789, time.UTC))
 					s.SetClock(c)
 					tt.fn(t, &harness{t: t, s: s, clock: c, ctx: context.Background(), cache: cache})
+					s.WaitBackground()
+					if n := s.ReadSlotsHeld(); n != 0 {
+						t.Errorf("after the test %d reads still hold a slot of the read gate", n)
+					}
 				})
 			}
 		})
