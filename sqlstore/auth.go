@@ -18,6 +18,8 @@ var _ roster.AuthService = (*DB)(nil)
 // still have a name that is one user's username and another's email, the
 // name is ambiguous and names nobody (ENOTFOUND) rather than either.
 func (db *DB) FindCredentials(ctx context.Context, login string) (*roster.User, string, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	f := roster.Fold(login)
 	var u *roster.User
 	var hash string

@@ -69,6 +69,8 @@ func (db *DB) CreateAuthProvider(ctx context.Context, actor int64, p *roster.Aut
 
 // FindAuthProviders returns every provider by name.
 func (db *DB) FindAuthProviders(ctx context.Context) ([]*roster.AuthProvider, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	out := []*roster.AuthProvider{}
 	err := eachRow(ctx, db.read, "SELECT "+providerColumns+" FROM auth_providers ORDER BY name", nil, func(rows *sql.Rows) error {
 		p, err := scanProvider(rows)
@@ -442,6 +444,8 @@ func (db *DB) RedeemLoginCode(ctx context.Context, codeHash []byte, t *roster.To
 
 // FindIdentities returns a user's identities by provider.
 func (db *DB) FindIdentities(ctx context.Context, userID int64) ([]*roster.Identity, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	out := []*roster.Identity{}
 	err := eachRow(ctx, db.read, `SELECT provider, subject, email, linked_at, last_login_at FROM user_identities
 		WHERE user_id = ? ORDER BY provider`, []any{userID}, func(rows *sql.Rows) error {
