@@ -145,38 +145,52 @@ type rankedID struct {
 	rank int
 }
 
-// rankMatches reads up to limit matches of a search, with their rank
-// groups, in id order. Without the isActive filter it reads no user row:
-// the matches' ids come from users_fts alone, the exact matches from the
-// unique indexes of username_fold and email_fold, and those where every
-// term starts a field from the ranges of the four folded columns' indexes
-// (prefixSet), all of them matches, so at most limit ids. Reading every
-// match's row to rank it was a B-tree descent per match, 31% of the CPU
-// time of roster-bench search-selective (1M users, 2026-12-03); ranked from
-// the indexes, the same 685 terms of 1-300 matches took 0.20 ms on average
-// instead of 0.30 (the sqlite3 library, best of three).
+// rankMatches reads up to limit matches of a search, in id order, and
+// ranks them; when it reaches limit it returns them unranked (the caller
+// counts the matches another way). For one term without the isActive
+// filter it reads no user row: the ids come from users_fts alone, those
+// where the term starts a field from the ranges of the four folded
+// columns' indexes (prefixSet; they are all matches, so fewer than limit),
+// and the exact matches from the unique indexes of username_fold and
+// email_fold. Reading every match's row to rank it was a B-tree descent per
+// match, 31% of the CPU time of roster-bench search-selective (1M users,
+// 2026-12-03); ranked from the indexes, the same 685 terms of 1-300 matches
+// took 0.20 ms on average instead of 0.30 (the sqlite3 library, best of
+// three). With several terms prefixSet intersects each term's whole range,
+// which follows the commonest term, not the matches, so they, like
+// isActive, read the rows (rankMatchesJoined).
 func rankMatches(ctx context.Context, tx sqlstore.Querier, s roster.UserSearch, contain string, limit int) ([]rankedID, error) {
-	if s.IsActive != nil {
+	if s.IsActive != nil || len(s.Terms) != 1 {
 		return rankMatchesJoined(ctx, tx, s, contain, limit)
 	}
-	out := []rankedID{}
-	if err := eachID(ctx, tx, `SELECT rowid FROM users_fts WHERE users_fts MATCH ? ORDER BY rowid LIMIT ?`, []any{contain, limit}, func(id int64) {
-		out = append(out, rankedID{id: id, rank: 2})
-	}); err != nil || len(out) == 0 || len(out) >= limit {
-		// Past limit the caller counts the matches another way.
-		return out, err
-	}
-	rank := make(map[int64]int)
-	set, setArgs := prefixSet(s.Terms)
-	if err := eachID(ctx, tx, set, setArgs, func(id int64) { rank[id] = 1 }); err != nil {
+	ids, err := sqlstore.QueryIDs(ctx, tx, `SELECT rowid FROM users_fts WHERE users_fts MATCH ? ORDER BY rowid LIMIT ?`, contain, limit)
+	if err != nil {
 		return nil, err
 	}
-	if len(rank) == 0 {
-		// No term starts a field, so none is a username or email.
+	out := make([]rankedID, len(ids))
+	for i, id := range ids {
+		out[i] = rankedID{id: id, rank: 2}
+	}
+	if len(out) == 0 || len(out) >= limit {
 		return out, nil
 	}
-	if err := eachID(ctx, tx, `SELECT id FROM users WHERE username_fold = ? OR email_fold = ?`, []any{s.Query, s.Query}, func(id int64) { rank[id] = 0 }); err != nil {
+	set, setArgs := prefixSet(s.Terms)
+	prefixed, err := sqlstore.QueryIDs(ctx, tx, set, setArgs...)
+	if err != nil || len(prefixed) == 0 {
+		// No match starts a field with the term, so none is a username
+		// or email equal to it.
+		return out, err
+	}
+	exact, err := sqlstore.QueryIDs(ctx, tx, `SELECT id FROM users WHERE username_fold = ? OR email_fold = ?`, s.Query, s.Query)
+	if err != nil {
 		return nil, err
+	}
+	rank := make(map[int64]int, len(prefixed))
+	for _, id := range prefixed {
+		rank[id] = 1
+	}
+	for _, id := range exact {
+		rank[id] = 0
 	}
 	for i, r := range out {
 		if g, ok := rank[r.id]; ok {
@@ -186,8 +200,8 @@ func rankMatches(ctx context.Context, tx sqlstore.Querier, s roster.UserSearch, 
 	return out, nil
 }
 
-// rankMatchesJoined is rankMatches with the isActive filter, which reads
-// each match's row for it, and ranks it from the row.
+// rankMatchesJoined is rankMatches reading each match's row, with the
+// isActive filter when the search has one, and ranking it from the row.
 func rankMatchesJoined(ctx context.Context, tx sqlstore.Querier, s roster.UserSearch, contain string, limit int) ([]rankedID, error) {
 	var conds []string
 	args := []any{s.Query, s.Query}
@@ -199,10 +213,15 @@ func rankMatchesJoined(ctx context.Context, tx sqlstore.Querier, s roster.UserSe
 			args = append(args, t, hi)
 		}
 	}
-	args = append(args, contain, *s.IsActive, limit)
+	args = append(args, contain)
+	active := ""
+	if s.IsActive != nil {
+		active = " AND u.is_active = ?"
+		args = append(args, *s.IsActive)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT u.id, CASE WHEN u.username_fold = ? OR u.email_fold = ? THEN 0 WHEN `+strings.Join(conds, " AND ")+
-		` THEN 1 ELSE 2 END FROM users_fts f CROSS JOIN users u ON u.id = f.rowid WHERE users_fts MATCH ? AND u.is_active = ? ORDER BY f.rowid LIMIT ?`,
-		args...)
+		` THEN 1 ELSE 2 END FROM users_fts f CROSS JOIN users u ON u.id = f.rowid WHERE users_fts MATCH ?`+active+` ORDER BY f.rowid LIMIT ?`,
+		append(args, limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -211,28 +230,11 @@ func rankMatchesJoined(ctx context.Context, tx sqlstore.Querier, s roster.UserSe
 	for rows.Next() {
 		var r rankedID
 		if err := rows.Scan(&r.id, &r.rank); err != nil {
-			return nil, err
+			return nil, tx.Err(err)
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
-}
-
-// eachID calls each with the id of every row query returns.
-func eachID(ctx context.Context, tx sqlstore.Querier, query string, args []any, each func(int64)) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		each(id)
-	}
-	return rows.Err()
+	return out, tx.Err(rows.Err())
 }
 
 // countRanked returns the counts of ranked matches.

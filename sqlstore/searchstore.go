@@ -360,7 +360,7 @@ func (db *DB) storeSearchCountTx(ctx context.Context, tx *wtx, q Querier, s rost
 	if pruned > seq || bulkNow != bulk {
 		return false, nil // changes since the count are no longer all known
 	}
-	ids, err := queryIDs(ctx, tx, "SELECT user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT ?", seq, maxStoreCatchUp+1)
+	ids, err := QueryIDs(ctx, tx, "SELECT user_id FROM user_changes WHERE seq > ? ORDER BY seq LIMIT ?", seq, maxStoreCatchUp+1)
 	if err != nil {
 		return false, err
 	}
@@ -408,7 +408,7 @@ func counterPair(ctx context.Context, q Querier, a, b string) (va, vb int64, err
 }
 
 // queryIDs reads a query's one column of ids.
-func queryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
+func QueryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
 	var ids []int64
 	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var id int64
