@@ -98,11 +98,11 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "mmap_size(2147418112)")
 		// Pages past that limit (most of a 10M-user file of 10.8 GB) are
 		// read into each reader's page cache. A small one is cheaper: with
-		// 2 MB rather than 32 MB per reader, roster-bench at 10M users (32
+		// 1-8 MB rather than 32 MB per reader, roster-bench at 10M users (32
 		// clients, 2026-12-03) spent 261-302 µs of CPU per GET /users/{id}
 		// instead of 408-446, and 3.2-4.5 ms per selective search instead
-		// of 4.6-4.8 (1-8 MB were alike, 16 MB and more dearer; the OS
-		// keeps the file in its own cache either way).
+		// of 4.6-4.8 (16 MB and more were dearer; the OS keeps the file in
+		// its own cache either way). 2 MB is SQLite's default.
 		q.Add("_pragma", "cache_size(-2000)")
 	} else {
 		q.Add("_pragma", "cache_size(-32000)")

@@ -407,7 +407,7 @@ func counterPair(ctx context.Context, q Querier, a, b string) (va, vb int64, err
 	return va, vb, err
 }
 
-// queryIDs reads a query's one column of ids.
+// QueryIDs runs query, which selects one column of ids, and reads them.
 func QueryIDs(ctx context.Context, q Querier, query string, args ...any) ([]int64, error) {
 	var ids []int64
 	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
