@@ -17,10 +17,13 @@ import (
 
 // sseFanout starts a fresh server, measures its RSS, opens n idle streams
 // on one actor, measures again, then publishes events through the API and
-// records when each subscriber receives each one.
+// records when each subscriber receives each one. It reports the CPU time
+// the server and this process (the subscribers' reads) spent per event,
+// and with -pprof writes a CPU profile of the server over the events
+// (sse-fanout.cpu.pprof).
 func sseFanout(c config, bin string, fx *fixture) ([]result, error) {
 	n := c.subscribers
-	srv, err := startServer(bin, c.db, n+10, false)
+	srv, err := startServer(bin, c.db, n+10, c.pprofDir != "")
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +101,10 @@ func sseFanout(c config, bin string, fx *fixture) ([]result, error) {
 	perSub := float64(rss1-rss0) / float64(max(connected.Load(), 1))
 
 	// Publish events as the actor, one every 500 ms.
+	c.pprofAddr = srv.pprofAddr
+	c.duration = time.Duration(c.events)*500*time.Millisecond + time.Second
+	profiled := c.profile("sse-fanout")
+	srvCPU0, selfCPU0 := processCPU(srv.cmd.Process.Pid), processCPU(os.Getpid())
 	post := &http.Client{Transport: &http.Transport{}}
 	sent := map[int64]time.Time{}
 	for e := range c.events {
@@ -149,13 +156,18 @@ collect:
 			break collect
 		}
 	}
+	srvCPU, selfCPU := processCPU(srv.cmd.Process.Pid)-srvCPU0, processCPU(os.Getpid())-selfCPU0
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(os.Stderr, "sse-fanout        profile: %v\n", err)
+	}
 	rss2, _ := srv.rss()
 	cancel()
 	srv.stop()
 	wg.Wait()
 	missed := want - got
-	fmt.Fprintf(os.Stderr, "sse-fanout        %d deliveries, %d missed, p50 %s, p99 %s, %.1f KiB/subscriber\n",
-		got, missed, fmtDur(h.quantile(0.5)), fmtDur(h.quantile(0.99)), perSub/1024)
+	events := time.Duration(max(len(sent), 1))
+	fmt.Fprintf(os.Stderr, "sse-fanout        %d deliveries, %d missed, p50 %s, p99 %s, %.1f KiB/subscriber, CPU per event: server %s, subscribers %s\n",
+		got, missed, fmtDur(h.quantile(0.5)), fmtDur(h.quantile(0.99)), perSub/1024, fmtDur(srvCPU/events), fmtDur(selfCPU/events))
 	return []result{
 		{name: "sse-idle", what: fmt.Sprintf("%d idle streams: server RSS %.0f → %.0f MiB", connected.Load(), float64(rss0)/(1<<20), float64(rss1)/(1<<20)),
 			conc: int(connected.Load()), errs: failed.Load(), target: "≤ 16 KiB/subscriber", met: metIf(perSub <= 16*1024),
@@ -163,6 +175,6 @@ collect:
 		{name: "sse-fanout", what: fmt.Sprintf("%d events, each to %d subscribers (POST to receipt)", len(sent), connected.Load()),
 			conc: int(connected.Load()), reqs: int64(got), errs: int64(missed), p50: h.quantile(0.5), p99: h.quantile(0.99),
 			target: "p99 ≤ 100 ms, none missed", met: metIf(h.quantile(0.99) <= 100*time.Millisecond && missed == 0),
-			note: fmt.Sprintf("%d missed, %d duplicates", missed, dups)},
+			note: fmt.Sprintf("%d missed, %d duplicates; CPU per event: server %s, subscribers (this process) %s", missed, dups, fmtDur(srvCPU/events), fmtDur(selfCPU/events))},
 	}, nil
 }
