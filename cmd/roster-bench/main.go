@@ -60,7 +60,7 @@ func main() {
 	flag.IntVar(&c.events, "sse-events", 5, "events published to all SSE subscribers")
 	flag.StringVar(&c.out, "out", "bench-results.md", "Markdown report to write")
 	flag.StringVar(&c.rosterBin, "roster", "", "roster binary to run (default: build ./cmd/roster)")
-	flag.StringVar(&c.pprofDir, "pprof", "", "write a CPU profile of the server for each HTTP scenario's measured window into this directory")
+	flag.StringVar(&c.pprofDir, "pprof", "", "write a CPU profile of the server for each HTTP scenario's measured window, and for the SSE fan-out's events, into this directory")
 	flag.IntVar(&c.webhookRounds, "webhook-rounds", 2, "rounds of 0 then 10 enabled webhooks in the webhooks scenario")
 	list := flag.Bool("list", false, "list the scenarios and exit")
 	flag.Parse()
